@@ -1,0 +1,255 @@
+"""The ``auterity`` command: run the broker and workers, publish, tail, inspect the DLQ, monitor, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from connectors.broker import EmbeddedBroker
+from schemas.models import Event
+from streams.settings import Settings, get_settings
+
+app = typer.Typer(help="Auterity Streams: event-driven AI pipelines for dealerships.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+console = Console()
+err = Console(stderr=True)
+
+
+def run_worker(settings: Settings) -> None:
+    """Create missing topics, then run a Faust worker with every pipeline until interrupted."""
+    from faust.worker import Worker
+
+    from streams.app import build_worker
+    from streams.topics import ensure_topics_sync
+
+    ensure_topics_sync(settings)
+    runtime = build_worker(settings)
+    Worker(runtime.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+@app.command()
+def broker() -> None:
+    """Run the embedded Tansu broker on AUTERITY_BROKER_HOST:AUTERITY_BROKER_PORT until interrupted."""
+    settings = get_settings()
+    with EmbeddedBroker(settings.broker_host, settings.broker_port) as embedded:
+        console.print(f"[green]Tansu broker ready[/] at {embedded.bootstrap_servers} (memory storage). Ctrl-C stops it.")
+        try:
+            embedded.wait()
+        except KeyboardInterrupt:
+            console.print("stopping broker")
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker (all pipelines, /metrics and /monitoring) against the configured broker."""
+    run_worker(get_settings())
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded broker (unless AUTERITY_BOOTSTRAP_SERVERS names a cluster) and a worker."""
+    settings = get_settings()
+    if settings.external_broker():
+        run_worker(settings)
+        return
+    with EmbeddedBroker(settings.broker_host, settings.broker_port) as embedded:
+        console.print(f"[green]Tansu broker ready[/] at {embedded.bootstrap_servers}")
+        run_worker(settings)
+
+
+def _read_json_events(source: str | None) -> list[dict[str, Any]]:
+    text = sys.stdin.read() if source in (None, "-") else Path(source).read_text()
+    text = text.strip()
+    if text.startswith("["):
+        loaded = json.loads(text)
+        return list(loaded)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@app.command()
+def publish(
+    topic: Annotated[str, typer.Argument(help="Topic to publish to, e.g. conversations.messages.")],
+    source: Annotated[str | None, typer.Argument(help="JSON file (object, array or JSON lines); - or none for stdin.")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="Event type when the topic carries several.")] = None,
+) -> None:
+    """Validate JSON events against the topic's schema, then produce them. Prints each event_id."""
+    from schemas.models import EVENT_MODELS
+    from streams.kafka import producer, send_event
+    from streams.runtime import make_codec
+    from streams.topics import TopicRegistry
+
+    settings = get_settings()
+    spec = TopicRegistry(settings)[topic]
+    model: type[Event] = EVENT_MODELS[event_type] if event_type else spec.event_types[0]
+    if model not in spec.event_types:
+        raise typer.BadParameter(f"{topic} carries {', '.join(t.schema_name for t in spec.event_types)}")
+    events: list[Event] = []
+    for number, raw in enumerate(_read_json_events(source), start=1):
+        try:
+            events.append(model.model_validate(raw))
+        except ValidationError as exc:
+            err.print(f"[red]event {number} is not a valid {model.schema_name}:[/]\n{exc}")
+            raise typer.Exit(2) from None
+    codec = make_codec(settings)
+
+    async def send_all() -> None:
+        async with producer(settings) as client:
+            for event in events:
+                await send_event(client, codec, topic, event)
+                console.print(str(event.event_id))
+
+    asyncio.run(send_all())
+
+
+@app.command()
+def tail(
+    topic: Annotated[str, typer.Argument(help="Topic to read.")],
+    from_beginning: Annotated[bool, typer.Option("--from-beginning/--new", help="Start at the oldest event.")] = True,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep waiting for new events.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Stop after this many events.")] = None,
+) -> None:
+    """Consume a topic, decode every event and print it as a JSON line."""
+    from streams.kafka import consumer, read_to_end
+    from streams.runtime import make_codec
+    from schemas.errors import EventError
+
+    settings = get_settings()
+    codec = make_codec(settings)
+
+    async def run() -> None:
+        printed = 0
+        async with consumer(settings, [topic], from_beginning=from_beginning) as client:
+            records = client if follow else read_to_end(client)
+            async for record in records:
+                try:
+                    event = codec.decode(record.value or b"")
+                    line = event.model_dump_json()
+                except EventError as exc:
+                    line = json.dumps({"undecodable": str(exc), "partition": record.partition,
+                                       "offset": record.offset})
+                print(line, flush=True)
+                printed += 1
+                if limit is not None and printed >= limit:
+                    return
+
+    asyncio.run(run())
+
+
+@dlq_app.command("list")
+def dlq_list(topic: Annotated[str, typer.Argument(help="Original topic, e.g. documents.received.")],
+             as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False) -> None:
+    """Show every dead letter of TOPIC with its stage and reason."""
+    from streams.dlq import dead_letters
+    from streams.runtime import make_codec
+
+    settings = get_settings()
+    codec = make_codec(settings)
+
+    async def collect() -> list[Any]:
+        return [entry async for entry in dead_letters(settings, topic, codec)]
+
+    entries = asyncio.run(collect())
+    if as_json:
+        for entry in entries:
+            print(entry.letter.model_dump_json(exclude={"original_value", "original_headers", "original_key"}))
+        return
+    table = Table(title=f"{topic}.dlq: {len(entries)} dead letters")
+    for column in ("partition:offset", "failed at", "pipeline", "stage", "error", "attempts"):
+        table.add_column(column)
+    for entry in entries:
+        letter = entry.letter
+        table.add_row(f"{entry.partition}:{entry.offset}", letter.occurred_at.isoformat(timespec="seconds"),
+                      letter.pipeline, letter.stage.value, f"{letter.error_class}: {letter.error_message[:120]}",
+                      str(letter.attempts))
+    console.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: Annotated[str, typer.Argument(help="Original topic whose dead letters to replay.")],
+    event_id: Annotated[list[str] | None, typer.Option("--event-id", help="Replay only these events.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be replayed.")] = False,
+) -> None:
+    """Put dead letters back on TOPIC (original key, bytes and headers); each entry is replayed once."""
+    from streams.dlq import replay
+    from streams.runtime import make_codec
+
+    settings = get_settings()
+    entries = asyncio.run(replay(settings, topic, make_codec(settings),
+                                 event_ids=set(event_id) if event_id else None, dry_run=dry_run))
+    verb = "would replay" if dry_run else "replayed"
+    console.print(f"{verb} {len(entries)} dead letters onto {topic}")
+
+
+def monitoring_table(snapshot: dict[str, Any]) -> Table:
+    table = Table(title="AI operations (all time)")
+    for column in ("model", "operation", "calls", "errors", "tokens in/out", "cost USD", "p50 ms", "p95 ms",
+                   "p99 ms"):
+        table.add_column(column, justify="right" if column not in ("model", "operation") else "left")
+    for row in snapshot.get("totals", []):
+        latency = row["latency_ms"]
+        table.add_row(row["model"], row["operation_type"], str(row["count"]), str(row["errors"]),
+                      f"{row['input_tokens']}/{row['output_tokens']}", f"{row['cost_usd']:.4f}",
+                      *(f"{latency[p]:.1f}" if latency[p] is not None else "-" for p in ("p50", "p95", "p99")))
+    return table
+
+
+@app.command()
+def monitor(
+    url: Annotated[str | None, typer.Option(help="Worker URL; default from AUTERITY_WEB_HOST/PORT.")] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 2.0,
+    once: Annotated[bool, typer.Option("--once", help="Print one table and exit.")] = False,
+) -> None:
+    """Show the worker's monitoring table live in the terminal."""
+    settings = get_settings()
+    base = url or f"http://{settings.web_host}:{settings.web_port}"
+
+    def fetch() -> Table:
+        try:
+            return monitoring_table(httpx.get(f"{base}/monitoring", timeout=5).json())
+        except httpx.HTTPError as exc:
+            return Table(title=f"worker at {base} not reachable: {exc}")
+
+    if once:
+        console.print(fetch())
+        return
+    with Live(fetch(), console=console, refresh_per_second=4) as live:
+        try:
+            while True:
+                time.sleep(interval)
+                live.update(fetch())
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def demo(
+    per_topic: Annotated[int, typer.Option(help="Sample events per inbound topic.")] = 5,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every result.")] = 120.0,
+) -> None:
+    """Start what is needed, publish a sample batch to every inbound topic, show results and the monitoring
+    table as they arrive, and exit with a summary (exit code 1 if a result is missing)."""
+    from streams.demo import run_demo
+
+    ok = run_demo(get_settings(), per_topic=per_topic, timeout_s=timeout, console=console)
+    raise typer.Exit(0 if ok else 1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""`auterity demo`: the whole system on the embedded defaults, from sample events to the monitoring table."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+import zlib
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from connectors.broker import EmbeddedBroker
+from schemas.codec import AvroCodec
+from schemas.models import AgentTask, CallRecorded, ConversationMessage, DocumentReceived, Event
+from streams.kafka import consumer, producer, send_event
+from streams.runtime import make_codec
+from streams.settings import Settings
+from streams.topics import TopicRegistry, dlq_topic, ensure_topics
+
+DEALERS = ("dealer-riverside-ford", "dealer-lakeside-toyota")
+REQUESTS = (
+    "Text service customers a reminder 30 days before their next oil change is due",
+    "When a web lead for a used F-150 comes in, email the customer within 5 minutes and create a CRM task",
+    "Call back every missed call from the service line within one business hour",
+    "Send a review request two days after a vehicle is delivered",
+    "Make it 5 days instead",
+)
+
+
+def sample_png() -> bytes:
+    """A real 8x8 greyscale PNG, so the sample document is a file a scanner could send."""
+    raw = b"".join(b"\x00" + bytes([255 - 16 * x for x in range(8)]) for _ in range(8))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def sample_wav(seconds: float = 0.5, rate: int = 8000) -> bytes:
+    """A real 8 kHz mono telephony-style WAV of a quiet tone."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"".join(struct.pack("<h", 800 if (i // 20) % 2 else -800) for i in range(int(seconds * rate))))
+    return buffer.getvalue()
+
+
+def sample_events(settings: Settings, per_topic: int) -> dict[str, list[Event]]:
+    topics = settings.topics
+    png, wav = sample_png(), sample_wav()
+    batch: dict[str, list[Event]] = {}
+    batch[topics.conversations_messages] = [
+        ConversationMessage(dealer_id=DEALERS[i % 2], session_id=f"session-{i // 2}", user_id=f"staff-{i}",
+                            user_role="service_manager", text=REQUESTS[i % len(REQUESTS)])
+        for i in range(per_topic)]
+    batch[topics.documents_received] = [
+        DocumentReceived(dealer_id=DEALERS[i % 2], document_id=f"RO-{1000 + i}", filename=f"ro-{1000 + i}.png",
+                         content_type="image/png", content=png, sha256=hashlib.sha256(png).hexdigest(),
+                         size_bytes=len(png), source="scanner")
+        for i in range(per_topic)]
+    batch[topics.calls_recorded] = [
+        CallRecorded(dealer_id=DEALERS[i % 2], call_id=f"call-{i}", content_type="audio/wav", content=wav,
+                     sha256=hashlib.sha256(wav).hexdigest(), size_bytes=len(wav), agent_id=f"bdc-{i % 3}")
+        for i in range(per_topic)]
+    batch[topics.agents_tasks] = [
+        AgentTask(dealer_id=DEALERS[0], task_id=f"task-{i}", workflow_id="wf-demo-1", task_type="company_lookup",
+                  depends_on=[f"task-{i - 1}"] if i else [], input_json='{"company": "Acme Fleet Services"}')
+        for i in range(per_topic)]
+    return batch
+
+
+def _start_worker(settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "AUTERITY_BOOTSTRAP_SERVERS": bootstrap, "AUTERITY_WEB_PORT": str(settings.web_port)}
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def _publish_and_collect(settings: Settings, codec: AvroCodec, per_topic: int, timeout_s: float,
+                               console: Console, worker: subprocess.Popen[bytes]) -> tuple[Counter[str], Counter[str]]:
+    registry = TopicRegistry(settings)
+    await ensure_topics(settings, registry.specs.values())
+    batch = sample_events(settings, per_topic)
+    topics = settings.topics
+    async with producer(settings) as client:
+        for topic, events in batch.items():
+            for event in events:
+                await send_event(client, codec, topic, event)
+        # Two bad events, to show the DLQ: bytes that are no event, and an event of the wrong type.
+        await client.send_and_wait(topics.documents_received, b"%PDF-1.7 not an avro event", key=b"dealer-x")
+        await client.send_and_wait(topics.documents_received, codec.encode(batch[topics.calls_recorded][0]),
+                                   key=b"dealer-x")
+    console.print(f"published {sum(map(len, batch.values()))} events to {len(batch)} inbound topics, "
+                  "plus 2 malformed events to documents.received")
+    expected: Counter[str] = Counter({
+        topics.conversations_analyzed: per_topic, topics.workflows_generated: per_topic,
+        topics.documents_analyzed: per_topic, topics.calls_analyzed: per_topic, topics.agents_results: per_topic,
+        topics.metrics_events: 5 * per_topic, dlq_topic(topics.documents_received): 2,
+    })
+    seen: Counter[str] = Counter()
+    deadline = time.monotonic() + timeout_s
+    async with consumer(settings, list(expected)) as client:
+        while time.monotonic() < deadline and any(seen[t] < n for t, n in expected.items()):
+            if worker.poll() is not None:
+                console.print(f"[red]the worker exited with code {worker.returncode}[/]")
+                break
+            for tp, records in (await client.getmany(timeout_ms=500)).items():
+                for record in records:
+                    seen[tp.topic] += 1
+                    event = codec.decode(record.value or b"")
+                    console.print(f"  [cyan]{tp.topic:<24}[/] {type(event).__name__:<20} {_describe(event)}")
+    return expected, seen
+
+
+def _describe(event: Event) -> str:
+    data = event.model_dump(exclude={"event_id", "occurred_at", "schema_version", "source_event_id", "original_value",
+                                     "original_headers", "original_key", "content"})
+    return ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, [], {}, "", 0, 0.0))[:150]
+
+
+def run_demo(settings: Settings, *, per_topic: int, timeout_s: float, console: Console) -> bool:
+    """Returns True when every expected result arrived."""
+    from streams.cli import monitoring_table
+
+    codec = make_codec(settings)
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="auterity-demo-") as workdir:
+        if settings.external_broker():
+            bootstrap = settings.bootstrap()
+        else:
+            embedded = stack.enter_context(EmbeddedBroker(settings.broker_host, settings.broker_port))
+            bootstrap = embedded.bootstrap_servers
+            console.print(f"[green]embedded Tansu broker[/] at {bootstrap}")
+        settings = settings.model_copy(update={"bootstrap_servers": bootstrap})
+        log_path = Path(workdir) / "worker.log"
+        worker = _start_worker(settings, bootstrap, log_path)
+        stack.callback(_stop, worker)
+        console.print(f"worker started (pid {worker.pid}); web on port {settings.web_port}")
+        expected, seen = asyncio.run(_publish_and_collect(settings, codec, per_topic, timeout_s, console, worker))
+        snapshot: dict[str, object] = {}
+        with httpx.Client(timeout=5) as http:
+            for _ in range(20):  # the monitoring table trails the metrics topic by a moment
+                snapshot = http.get(f"http://{settings.web_host}:{settings.web_port}/monitoring").json()
+                totals = snapshot.get("totals", [])
+                if sum(row["count"] for row in totals) >= expected[settings.topics.metrics_events]:  # type: ignore[union-attr]
+                    break
+                time.sleep(0.5)
+        console.print(monitoring_table(snapshot))
+        summary = Table(title="demo summary")
+        for column in ("topic", "expected", "received"):
+            summary.add_column(column)
+        for topic, count in expected.items():
+            style = "green" if seen[topic] >= count else "red"
+            summary.add_row(topic, str(count), f"[{style}]{seen[topic]}[/]")
+        console.print(summary)
+        ok = all(seen[t] >= n for t, n in expected.items())
+        if not ok:
+            console.print(f"[red]some results are missing[/]; worker log:\n{log_path.read_text()[-4000:]}")
+        return ok

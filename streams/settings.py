@@ -1,0 +1,99 @@
+"""Every setting of a worker, read from ``AUTERITY_*`` environment variables (or a ``.env`` file).
+
+Nested groups use ``__``: ``AUTERITY_TOPICS__DOCUMENTS_RECEIVED=dms.scans``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TopicNames(BaseModel):
+    """Topic names; the defaults are DESIGN.md's. Each inbound topic has a ``<name>.dlq`` beside it."""
+
+    conversations_messages: str = "conversations.messages"
+    documents_received: str = "documents.received"
+    calls_recorded: str = "calls.recorded"
+    agents_tasks: str = "agents.tasks"
+    conversations_analyzed: str = "conversations.analyzed"
+    workflows_generated: str = "workflows.generated"
+    documents_analyzed: str = "documents.analyzed"
+    calls_analyzed: str = "calls.analyzed"
+    agents_results: str = "agents.results"
+    metrics_events: str = "metrics.events"
+    audit_events: str = "audit.events"
+    alerts: str = "alerts"
+
+
+class Settings(BaseSettings):
+    """Worker, broker and CLI settings."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTERITY_", env_nested_delimiter="__", env_file=".env",
+                                      extra="ignore")
+
+    bootstrap_servers: str | None = Field(None, description="Kafka bootstrap servers, comma separated. Unset "
+                                          "means the embedded broker at broker_host:broker_port, which "
+                                          "`auterity up` and `demo` start; set, `up` starts no broker.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = Field(None, description="CA bundle to verify the brokers' certificates.")
+    ssl_certfile: str | None = Field(None, description="Client certificate for mutual TLS.")
+    ssl_keyfile: str | None = Field(None, description="Client key for mutual TLS.")
+    schema_registry_url: str | None = Field(None, description="Confluent-compatible schema registry; when set, "
+                                            "events use the Confluent wire format instead of single-object encoding.")
+    schema_registry_username: str | None = None
+    schema_registry_password: SecretStr | None = None
+
+    app_id: str = Field("auterity", description="Faust app id: consumer group and prefix of table changelogs.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions of every topic the project creates.")
+    topic_retention_hours: float = Field(168.0, gt=0, description="Retention of inbound and result topics.")
+    dlq_retention_hours: float = Field(720.0, gt=0, description="Retention of the DLQ topics (30 days).")
+    topics: TopicNames = TopicNames()
+
+    broker_port: int = Field(9092, description="Port of the embedded Tansu broker (`auterity broker`/`up`).")
+    broker_host: str = "127.0.0.1"
+
+    web_host: str = Field("127.0.0.1", description="Where the worker serves /metrics and /monitoring.")
+    web_port: int = 6066
+    log_level: str = "info"
+
+    retry_attempts: int = Field(3, ge=1, description="Attempts for a transient processor failure before the DLQ.")
+    retry_initial_backoff_s: float = Field(0.2, ge=0)
+    retry_max_backoff_s: float = Field(5.0, ge=0)
+    executor_workers: int = Field(2, ge=1, description="Threads for CPU-bound processors (OCR, ASR, embeddings).")
+    monitoring_window_s: int = Field(60, ge=1, description="Width of the monitoring table's tumbling windows.")
+    monitoring_window_expiry_s: int = Field(3600, ge=60, description="How long closed windows are kept.")
+
+    def external_broker(self) -> bool:
+        """True when the user pointed us at a Kafka cluster instead of the embedded broker."""
+        return self.bootstrap_servers is not None
+
+    def bootstrap(self) -> str:
+        """The bootstrap servers to connect to: the configured cluster or the embedded broker."""
+        return self.bootstrap_servers or f"{self.broker_host}:{self.broker_port}"
+
+    def kafka_security(self) -> dict[str, object]:
+        """aiokafka keyword arguments for SASL/TLS (empty for PLAINTEXT)."""
+        options: dict[str, object] = {"security_protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile, certfile=self.ssl_certfile,
+                                                        keyfile=self.ssl_keyfile)
+        return options
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
