@@ -9,15 +9,19 @@ from processors.monitoring import LATENCY_BUCKETS_MS
 from streams.pipelines import agents, calls, conversations, documents, monitoring
 from streams.runtime import Runtime, create_runtime
 from streams.settings import Settings
-from streams.tracing import install_tracer_provider
 
 
 def build_worker(settings: Settings) -> Runtime:
     """A runtime with every pipeline wired; ``runtime.app`` is ready for a Faust worker."""
-    install_tracer_provider()
     runtime = create_runtime(settings)
     for module in (conversations, documents, calls, agents):
         module.wire(runtime)
+    add_monitoring(runtime)
+    return runtime
+
+
+def add_monitoring(runtime: Runtime) -> monitoring.MonitoringTable:
+    """The monitoring table plus /metrics (Prometheus) and /monitoring (JSON) on the worker's web server."""
     table = monitoring.wire(runtime)
     runtime.metrics.registry.register(OperationStatsCollector(table.all_totals, LATENCY_BUCKETS_MS))
     app = runtime.app
@@ -26,11 +30,11 @@ def build_worker(settings: Settings) -> Runtime:
     class Metrics(View):
         async def get(self, request: Request) -> Response:
             return self.bytes(runtime.metrics.exposition(),
-                              content_type="text/plain; version=0.0.4; charset=utf-8")
+                              content_type="text/plain; version=0.0.4")
 
     @app.page("/monitoring")
     class Monitoring(View):
         async def get(self, request: Request) -> Response:
             return self.json(table.snapshot())
 
-    return runtime
+    return table

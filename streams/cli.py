@@ -6,8 +6,9 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -20,6 +21,9 @@ from connectors.broker import EmbeddedBroker
 from schemas.models import Event
 from streams.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from streams.runtime import Runtime
+
 app = typer.Typer(help="Auterity Streams: event-driven AI pipelines for dealerships.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
@@ -27,7 +31,7 @@ console = Console()
 err = Console(stderr=True)
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, build: Callable[[Settings], Runtime] | None = None) -> None:
     """Create missing topics, then run a Faust worker with every pipeline until interrupted."""
     from faust.worker import Worker
 
@@ -35,7 +39,7 @@ def run_worker(settings: Settings) -> None:
     from streams.topics import ensure_topics_sync
 
     ensure_topics_sync(settings)
-    runtime = build_worker(settings)
+    runtime = (build or build_worker)(settings)
     Worker(runtime.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 

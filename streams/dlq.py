@@ -38,8 +38,9 @@ async def replay(settings: Settings, topic: str, codec: AvroCodec, *, event_ids:
                  dry_run: bool = False) -> list[DlqEntry]:
     """Put dead letters back on their original topic with their original key, bytes and headers.
 
-    Progress is committed in the consumer group ``<app_id>-dlq-replay``, so running replay twice does not
-    replay the same entry twice; entries filtered out by ``event_ids`` are passed over and not replayed later.
+    A full replay commits its progress in the consumer group ``<app_id>-dlq-replay``, so running it twice
+    does not replay an entry twice. A selective replay (``event_ids``) leaves that progress alone; a later
+    full replay sends those entries again, and the pipeline's de-duplication skips what already succeeded.
     """
     group = f"{settings.app_id}{REPLAY_GROUP_SUFFIX}"
     replayed: list[DlqEntry] = []
@@ -55,7 +56,7 @@ async def replay(settings: Settings, topic: str, codec: AvroCodec, *, event_ids:
             headers = [(h.key, h.value or b"") for h in letter.original_headers if h.key != REPLAYED_HEADER]
             headers.append((REPLAYED_HEADER, f"{record.topic}:{record.partition}:{record.offset}".encode()))
             await out.send_and_wait(letter.topic, letter.original_value, key=letter.original_key, headers=headers)
-        if not dry_run:
+        if not dry_run and event_ids is None:
             await client.commit()
     return replayed
 

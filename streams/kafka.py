@@ -72,13 +72,11 @@ async def read_to_end(client: AIOKafkaConsumer, timeout_s: float = 30.0) -> Asyn
     end = await client.end_offsets(list(partitions))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if all(await _position(client, tp) >= end[tp] for tp in partitions):
+        positions = {tp: await client.position(tp) for tp in partitions}
+        if all(positions[tp] >= end[tp] for tp in partitions):
             return
         batches = await client.getmany(timeout_ms=500)
         for records in batches.values():
             for record in records:
                 yield record
 
-
-async def _position(client: AIOKafkaConsumer, tp: TopicPartition) -> int:
-    return await client.position(tp)

@@ -15,6 +15,7 @@ from schemas.codec import CONTENT_TYPE, AvroCodec, SchemaRegistryClient
 from schemas.models import Event
 from streams.settings import Settings
 from streams.topics import TopicRegistry
+from streams.tracing import install_tracer_provider
 
 # Faust tuning, measured in bench/backbone.py (see README, "Performance").
 FAUST_TUNING: dict[str, Any] = {
@@ -95,6 +96,7 @@ class Runtime:
 
 
 def create_runtime(settings: Settings) -> Runtime:
+    install_tracer_provider()
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server.strip()}" for server in settings.bootstrap().split(",")],

@@ -35,6 +35,7 @@ def continue_trace(headers: Mapping[str, bytes], span_name: str) -> Iterator[dic
 
 def new_trace_headers(span_name: str) -> dict[str, bytes]:
     """Headers that start a trace, for events that enter the system here (publish, demo)."""
+    install_tracer_provider()
     with tracer.start_as_current_span(span_name, kind=SpanKind.PRODUCER):
         out: dict[str, str] = {}
         _propagator.inject(out)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -76,6 +77,10 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     def start(self) -> EmbeddedBroker:
+        with socket.socket() as probe:
+            if probe.connect_ex((self.host, self.port)) == 0:
+                raise BrokerNotReady(f"port {self.port} on {self.host} is already in use; "
+                                     "set AUTERITY_BROKER_PORT or point AUTERITY_BOOTSTRAP_SERVERS at that broker")
         url = f"tcp://{self.host}:{self.port}"
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - closed in stop()
         self._process = subprocess.Popen(

@@ -1,0 +1,125 @@
+"""Shared fixtures: one real Tansu broker per test session, workers as real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectors.broker import EmbeddedBroker
+from streams.settings import Settings, TopicNames
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(port=free_port(), log_path=log) as embedded:
+        yield embedded
+
+
+@dataclass
+class Namespace:
+    """A private set of topic names and app id, so tests sharing the broker never see each other's events."""
+
+    bootstrap: str
+    prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
+
+    @property
+    def topics(self) -> TopicNames:
+        return TopicNames(**{name: f"{self.prefix}.{default}"
+                             for name, default in TopicNames().model_dump().items()})
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {**os.environ, "AUTERITY_BOOTSTRAP_SERVERS": self.bootstrap, "AUTERITY_APP_ID": f"{self.prefix}-app",
+               "AUTERITY_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT)}
+        env.update({f"AUTERITY_TOPICS__{k.upper()}": v for k, v in self.topics.model_dump().items()})
+        env.update(extra)
+        return env
+
+    def settings(self, **overrides: object) -> Settings:
+        return Settings(bootstrap_servers=self.bootstrap, app_id=f"{self.prefix}-app", topics=self.topics,
+                        **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def namespace(broker: EmbeddedBroker) -> Namespace:
+    return Namespace(broker.bootstrap_servers)
+
+
+class WorkerProcess:
+    """``auterity worker`` (or another worker module) as a subprocess with its own web port."""
+
+    def __init__(self, ns: Namespace, log_path: Path, module: str = "streams.cli", **env: str) -> None:
+        self.ns, self.log_path, self.module = ns, log_path, module
+        self.web_port = free_port()
+        self.env = ns.env(AUTERITY_WEB_PORT=str(self.web_port), **env)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def start(self) -> WorkerProcess:
+        args = [sys.executable, "-m", self.module, "worker"]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the web server answers once the worker is up
+            assert self.process.poll() is None, f"worker exited early:\n{self.log()}"
+            try:
+                httpx.get(f"{self.url}/monitoring", timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise TimeoutError(f"worker did not start:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, no final commit, like a crashed pod."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def start_worker(namespace: Namespace, tmp_path: Path) -> Iterator[object]:
+    """Factory: ``start_worker(**env)`` starts a worker in this test's namespace; all are stopped after."""
+    workers: list[WorkerProcess] = []
+
+    def start(module: str = "streams.cli", **env: str) -> WorkerProcess:
+        worker = WorkerProcess(namespace, tmp_path / f"worker-{len(workers)}.log", module, **env)
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.stop()
