@@ -40,7 +40,9 @@ def run_worker(settings: Settings, build: Callable[[Settings], Runtime] | None =
 
     ensure_topics_sync(settings)
     runtime = (build or build_worker)(settings)
-    Worker(runtime.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    worker = Worker(runtime.app, loglevel=settings.log_level, quiet=True)
+    worker.spinner = None  # Faust's spinner sets the root logger to DEBUG: every debug record then costs CPU
+    worker.execute_from_commandline()
 
 
 @app.command()
@@ -110,9 +112,10 @@ def publish(
 
     async def send_all() -> None:
         async with producer(settings) as client:
-            for event in events:
-                await send_event(client, codec, topic, event)
-                console.print(str(event.event_id))
+            sent = [await send_event(client, codec, topic, event) for event in events]
+            await asyncio.gather(*sent)  # acknowledged by the broker before we report the ids
+        for event in events:
+            console.print(str(event.event_id))
 
     asyncio.run(send_all())
 

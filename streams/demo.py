@@ -109,9 +109,8 @@ async def _publish_and_collect(settings: Settings, codec: AvroCodec, per_topic: 
     batch = sample_events(settings, per_topic)
     topics = settings.topics
     async with producer(settings) as client:
-        for topic, events in batch.items():
-            for event in events:
-                await send_event(client, codec, topic, event)
+        sent = [await send_event(client, codec, topic, event) for topic, events in batch.items() for event in events]
+        await asyncio.gather(*sent)
         # Two bad events, to show the DLQ: bytes that are no event, and an event of the wrong type.
         await client.send_and_wait(topics.documents_received, b"%PDF-1.7 not an avro event", key=b"dealer-x")
         await client.send_and_wait(topics.documents_received, codec.encode(batch[topics.calls_recorded][0]),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -31,9 +33,10 @@ def event_headers(codec: AvroCodec, event: Event, span_name: str) -> list[tuple[
     return list(build_headers(codec, type(event), new_trace_headers(span_name)).items())
 
 
-async def send_event(client: AIOKafkaProducer, codec: AvroCodec, topic: str, event: Event) -> None:
-    await client.send_and_wait(topic, codec.encode(event), key=event.key().encode(),
-                               headers=event_headers(codec, event, f"publish {topic}"))
+async def send_event(client: AIOKafkaProducer, codec: AvroCodec, topic: str, event: Event) -> asyncio.Future[Any]:
+    """Queue the event for sending; await the returned future for the broker's acknowledgement."""
+    return await client.send(topic, codec.encode(event), key=event.key().encode(),
+                             headers=event_headers(codec, event, f"publish {topic}"))
 
 
 @asynccontextmanager
@@ -66,17 +69,24 @@ async def consumer(settings: Settings, topics: Sequence[str], group_id: str | No
         await client.stop()
 
 
-async def read_to_end(client: AIOKafkaConsumer, timeout_s: float = 30.0) -> AsyncIterator[ConsumerRecord]:
-    """Every record from the current positions up to the end offsets seen at the start."""
+async def read_to_end(client: AIOKafkaConsumer, timeout_s: float = 30.0,
+                      max_records: int = 10_000) -> AsyncIterator[ConsumerRecord]:
+    """Every record from the current positions up to the end of each assigned partition.
+
+    The end is the high watermark of the fetch responses, not ListOffsets: Tansu answers ListOffsets(latest)
+    with the last batch's base offset + 1, which would stop the read before the last batch's other records.
+    """
     partitions = client.assignment()
-    end = await client.end_offsets(list(partitions))
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        positions = {tp: await client.position(tp) for tp in partitions}
-        if all(positions[tp] >= end[tp] for tp in partitions):
-            return
-        batches = await client.getmany(timeout_ms=500)
+    remaining = set(partitions)
+    while remaining and time.monotonic() < deadline:
+        batches = await client.getmany(*remaining, timeout_ms=200, max_records=max_records)
         for records in batches.values():
             for record in records:
                 yield record
-
+        for tp in list(remaining):
+            highwater = client.highwater(tp)
+            if highwater is not None and await client.position(tp) >= highwater:
+                remaining.discard(tp)
+    if remaining:
+        raise TimeoutError(f"could not read {sorted(map(str, remaining))} to the end within {timeout_s:.0f}s")

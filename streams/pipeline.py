@@ -1,10 +1,14 @@
-"""The one way to wire a pipeline: decode -> validate -> de-duplicate -> handle -> produce, with a DLQ.
+"""The one way to wire a processor: decode -> validate -> de-duplicate -> process -> encode -> produce, with a DLQ.
 
-Every consumed event ends in exactly one of three places: handled (results produced, event_id remembered),
-skipped as a duplicate, or in ``<topic>.dlq`` as a DeadLetter with the reason. Nothing raises out of the
-agent, so one bad message never stops a worker. Event ids are remembered only after the outputs were
-handed to the producer, and offsets are committed only after the producer flushed: at-least-once, and the
-de-duplication table makes reprocessing after a crash harmless.
+Every consumed event ends in exactly one of three places: handled (results and a metric produced, event_id
+remembered), skipped as a duplicate, or in ``<topic>.dlq`` as a DeadLetter with the reason. Nothing raises
+out of a pipeline, so one bad message never stops a worker.
+
+Processor pipelines run as batched consumer loops inside the Faust worker (``PipelineHost``): a batch's
+outputs, DLQ entries and de-duplication changelog are all acknowledged by the broker before the batch's
+input offsets are committed (at-least-once; result ids are deterministic, so a redone event is harmless).
+Why not a Faust agent per pipeline: Faust's per-message path (tasks, futures and a producer buffer per
+event) caps a worker near 5,000 events/s on this hardware; see README, "Performance".
 """
 
 from __future__ import annotations
@@ -14,18 +18,20 @@ import inspect
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from faust.types import EventT, StreamT
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from mode import Service
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from processors.base import Outcome, Processor
 from schemas.errors import InvalidEvent, TransientError, UndecodableEvent
 from schemas.models import AIOperationMetric, DeadLetter, Event, FailureStage, Header
 from streams.runtime import Runtime
-from streams.topics import dlq_topic
+from streams.state import DedupStore
+from streams.topics import TopicSpec, dlq_topic, ensure_topics
 from streams.tracing import continue_trace
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,32 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
 RESULT_NAMESPACE = uuid.UUID("3d0c6a52-8f4b-4f43-9a44-2b1c9f0f6a7e")
 UNKNOWN_DEALER = "unknown"
+
+
+@dataclass(frozen=True)
+class InboundRecord:
+    """One consumed Kafka record, whichever consumer read it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Mapping[str, bytes]
+
+
+class Outbox(Protocol):
+    """Where a pipeline's outputs go; implementations make sure they are durable before the input is committed."""
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, headers: Mapping[str, bytes]) -> None: ...
+
+
+class SeenEvents(Protocol):
+    """The de-duplication table as the record handler sees it (one source partition)."""
+
+    def __contains__(self, event_id: bytes) -> bool: ...
+
+    def remember(self, event_id: bytes, occurred_ms: int) -> None: ...
 
 
 class StageError(Exception):
@@ -43,12 +75,12 @@ class StageError(Exception):
         self.stage, self.cause, self.attempts = stage, cause, attempts
 
 
-Handler = Callable[[E, dict[str, bytes]], Awaitable[None]]
+Handler = Callable[[E, dict[str, bytes], Outbox], Awaitable[None]]
 
 
 @dataclass
-class Pipeline(Generic[E]):
-    """Consumes ``source``, decodes each message to ``input_type`` and passes it to ``handle`` exactly once."""
+class RecordHandler(Generic[E]):
+    """Decode, de-duplicate and handle one record; every failure becomes a DeadLetter in the outbox."""
 
     runtime: Runtime
     name: str
@@ -56,36 +88,25 @@ class Pipeline(Generic[E]):
     input_type: type[E]
     handle: Handler[E]
 
-    def __post_init__(self) -> None:
-        app = self.runtime.app
-        self.processed = app.Table(f"{self.name}-processed", key_type=bytes, value_type=bytes,
-                                   partitions=self.runtime.topics[self.source].partitions)
-        app.agent(self.runtime.topic(self.source), name=f"{self.name}-agent")(self._consume)
-
-    async def _consume(self, stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await self.on_event(event)
-
-    async def on_event(self, event: EventT[bytes]) -> None:
-        """Decode, de-duplicate and handle one message; failures go to the DLQ, never out of here."""
+    async def __call__(self, record: InboundRecord, seen: SeenEvents, outbox: Outbox) -> None:
         metrics, started = self.runtime.metrics, time.perf_counter()
-        message = event.message
         decoded: E | None = None
-        with continue_trace(event.headers, f"{self.name} process") as trace_headers:
+        with continue_trace(record.headers, f"{self.name} process") as trace_headers:
             try:
-                decoded = self._decode(message.value)
-                event_key = decoded.event_id.bytes
-                if event_key in self.processed:
+                decoded = self._decode(record.value)
+                event_id = decoded.event_id.bytes
+                if event_id in seen:
                     metrics.events.labels(self.name, "duplicate").inc()
                     return
-                await self.handle(decoded, trace_headers)
-                self.processed[event_key] = b"1"
+                await self.handle(decoded, trace_headers, outbox)
+                seen.remember(event_id, int(decoded.occurred_at.timestamp() * 1000))
                 metrics.events.labels(self.name, "processed").inc()
             except StageError as failure:
-                await self.dead_letter(event, failure, decoded, trace_headers)
+                await self.dead_letter(record, failure, decoded, trace_headers, outbox)
             except Exception as exc:  # noqa: BLE001 - the pipeline boundary: anything unexpected is the DLQ's
-                log.exception("%s: unexpected failure at offset %s", self.name, message.offset)
-                await self.dead_letter(event, StageError(FailureStage.PROCESS, exc), decoded, trace_headers)
+                log.exception("%s: unexpected failure at %s[%s]@%s", self.name, record.topic, record.partition,
+                              record.offset)
+                await self.dead_letter(record, StageError(FailureStage.PROCESS, exc), decoded, trace_headers, outbox)
             finally:
                 metrics.processing.labels(self.name).observe(time.perf_counter() - started)
 
@@ -97,25 +118,29 @@ class Pipeline(Generic[E]):
         except InvalidEvent as exc:
             raise StageError(FailureStage.VALIDATE, exc) from exc
 
-    async def dead_letter(self, event: EventT[bytes], failure: StageError, decoded: Event | None,
-                          trace_headers: dict[str, bytes]) -> None:
+    async def dead_letter(self, record: InboundRecord, failure: StageError, decoded: Event | None,
+                          trace_headers: dict[str, bytes], outbox: Outbox) -> None:
         """Keep the original bytes and headers with the reason, so `auterity dlq replay` can put them back."""
-        message = event.message
         letter = DeadLetter(
             dealer_id=decoded.dealer_id if decoded else UNKNOWN_DEALER,
-            topic=message.topic, partition=message.partition, offset=message.offset,
-            original_key=message.key, original_value=message.value or b"",
-            original_headers=[Header(key=k, value=v) for k, v in event.headers.items()],
+            topic=record.topic, partition=record.partition, offset=record.offset,
+            original_key=record.key, original_value=record.value or b"",
+            original_headers=[Header(key=k, value=v) for k, v in record.headers.items()],
             stage=failure.stage, error_class=type(failure.cause).__name__,
             error_message=str(failure.cause)[:2000], attempts=failure.attempts, pipeline=self.name,
         )
-        log.warning("%s: %s@%s[%s] -> DLQ at %s: %s: %s", self.name, message.topic, message.partition,
-                    message.offset, failure.stage.value, letter.error_class, letter.error_message[:200])
+        log.warning("%s: %s[%s]@%s -> DLQ at %s: %s: %s", self.name, record.topic, record.partition, record.offset,
+                    failure.stage.value, letter.error_class, letter.error_message[:200])
         self.runtime.metrics.events.labels(self.name, "dead_lettered").inc()
         self.runtime.metrics.dead_letters.labels(self.name, failure.stage.value).inc()
-        await self.runtime.app.topic(dlq_topic(message.topic), key_serializer="raw", value_serializer="raw").send(
-            key=message.key, value=self.runtime.codec.encode(letter),
-            headers=self.runtime.headers_for(DeadLetter, trace_headers))
+        await outbox.send(dlq_topic(record.topic), record.key, self.runtime.codec.encode(letter),
+                          self.runtime.headers_for(DeadLetter, trace_headers))
+
+
+async def publish(runtime: Runtime, outbox: Outbox, event: Event, trace_headers: dict[str, bytes]) -> None:
+    """Encode an event and send it to the topic of its type, with the standard headers."""
+    await outbox.send(runtime.topics.topic_for(type(event)), event.key().encode(), runtime.codec.encode(event),
+                      runtime.headers_for(type(event), trace_headers))
 
 
 def result_event_id(source: Event, pipeline: str, index: int) -> uuid.UUID:
@@ -123,14 +148,13 @@ def result_event_id(source: Event, pipeline: str, index: int) -> uuid.UUID:
     return uuid.uuid5(RESULT_NAMESPACE, f"{source.event_id}:{pipeline}:{index}")
 
 
-class ProcessorPipeline(Generic[E]):
-    """Wires a processor: run it (off the loop when CPU-bound, retrying transient errors), publish its
-    results to the topics of their types and one AIOperationMetric per call."""
+class ProcessorStep(Generic[E]):
+    """Runs a processor (off the loop when CPU-bound, retrying transient errors) and publishes its results to
+    the topics of their types, plus one AIOperationMetric per call."""
 
-    def __init__(self, runtime: Runtime, name: str, source: str, input_type: type[E],
-                 processor: Processor[E]) -> None:
+    def __init__(self, runtime: Runtime, name: str, processor: Processor[E]) -> None:
         self.runtime, self.name, self.processor = runtime, name, processor
-        self.pipeline = Pipeline(runtime, name, source, input_type, self.handle)
+        self.is_async = inspect.iscoroutinefunction(processor.process)
         settings = runtime.settings
         self._retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError), stop=stop_after_attempt(settings.retry_attempts),
@@ -138,52 +162,229 @@ class ProcessorPipeline(Generic[E]):
             before_sleep=lambda state: runtime.metrics.retries.labels(name).inc(), reraise=True)
 
     async def _call(self, event: E) -> Outcome:
-        if inspect.iscoroutinefunction(self.processor.process):
-            return await self.processor.process(event)  # type: ignore[no-any-return]
+        if self.is_async:
+            return await self.processor.process(event)  # type: ignore[no-any-return, misc]
         if self.processor.cpu_bound:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.runtime.executor, self.processor.process, event)  # type: ignore[arg-type]
         return self.processor.process(event)  # type: ignore[return-value]
 
-    async def handle(self, event: E, trace_headers: dict[str, bytes]) -> None:
-        started, attempts = time.perf_counter(), 0
+    async def __call__(self, event: E, trace_headers: dict[str, bytes], outbox: Outbox) -> None:
+        started, attempts = time.perf_counter(), 1
         try:
-            async for attempt in self._retrying.copy():
-                with attempt:
-                    attempts = attempt.retry_state.attempt_number
-                    outcome = await self._call(event)
-        except Exception as exc:
-            await self._emit_metric(event, None, started, trace_headers, exc)
-            raise StageError(FailureStage.PROCESS, exc, attempts) from exc
-        results = [r.model_copy(update={"event_id": result_event_id(event, self.name, i)})
-                   for i, r in enumerate([*outcome.results, *outcome.extra])]
-        for result in results:
             try:
-                await self.runtime.publish(result, trace_headers)
+                outcome = await self._call(event)  # the common case, without the retry machinery
+            except TransientError:
+                self.runtime.metrics.retries.labels(self.name).inc()
+                await asyncio.sleep(self.runtime.settings.retry_initial_backoff_s)
+                async for attempt in self._retrying.copy(stop=stop_after_attempt(self.runtime.settings.retry_attempts - 1)):
+                    with attempt:
+                        attempts = attempt.retry_state.attempt_number + 1
+                        outcome = await self._call(event)
+        except Exception as exc:
+            await self._emit_metric(event, None, started, trace_headers, outbox, exc)
+            raise StageError(FailureStage.PROCESS, exc, attempts) from exc
+        for index, result in enumerate([*outcome.results, *outcome.extra]):
+            result = result.model_copy(update={"event_id": result_event_id(event, self.name, index)})
+            try:
+                await publish(self.runtime, outbox, result, trace_headers)
             except (ValueError, TypeError, KeyError) as exc:  # fastavro rejects a result that breaks its schema
                 raise StageError(FailureStage.ENCODE, exc, attempts) from exc
-        await self._emit_metric(event, outcome, started, trace_headers, None)
+        await self._emit_metric(event, outcome, started, trace_headers, outbox, None)
 
-    async def _emit_metric(self, event: E, outcome: Outcome | None, started: float,
-                           trace_headers: dict[str, bytes], error: BaseException | None) -> None:
+    async def _emit_metric(self, event: E, outcome: Outcome | None, started: float, trace_headers: dict[str, bytes],
+                           outbox: Outbox, error: BaseException | None) -> None:
         usage = outcome.usage if outcome else None
-        # A success has one stable id (a crash-and-retry is not counted twice); each failure is its own event.
+        # A success has one stable id (a crash-and-redo is not counted twice); each failure is its own event.
         metric_id = result_event_id(event, f"{self.name}:metric", 0) if error is None else uuid.uuid4()
         metric = AIOperationMetric(
-            event_id=metric_id, dealer_id=event.dealer_id,
-            source_event_id=event.event_id, processor=self.processor.name,
-            operation_type=self.processor.operation_type, pipeline=self.name,
+            event_id=metric_id, dealer_id=event.dealer_id, source_event_id=event.event_id,
+            processor=self.processor.name, operation_type=self.processor.operation_type, pipeline=self.name,
             model=usage.model if usage else "unknown", provider=usage.provider if usage else "unknown",
             input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
             cost_usd=usage.cost_usd if usage else 0.0, latency_ms=(time.perf_counter() - started) * 1000.0,
             success=error is None, error_class=type(error).__name__ if error else None,
         )
-        await self.runtime.publish(metric, trace_headers)
+        await publish(self.runtime, outbox, metric, trace_headers)
+
+
+class BatchOutbox:
+    """Collects the producer futures of one batch; ``flush`` waits until the broker acknowledged them all."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.pending: list[asyncio.Future[Any]] = []
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, headers: Mapping[str, bytes],
+                   partition: int | None = None) -> None:
+        self.pending.append(await self.producer.send(topic, value, key=key, partition=partition,
+                                                     headers=list(headers.items())))
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+
+class _PartitionSeen:
+    """One partition of a DedupStore, shaped as SeenEvents."""
+
+    __slots__ = ("partition", "store")
+
+    def __init__(self, store: DedupStore, partition: int) -> None:
+        self.store, self.partition = store, partition
+
+    def __contains__(self, event_id: bytes) -> bool:
+        return self.store.contains(self.partition, event_id)
+
+    def remember(self, event_id: bytes, occurred_ms: int) -> None:
+        self.store.remember(self.partition, event_id, occurred_ms)
+
+
+class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
+    """One pipeline's consumer loop: fetch a batch, handle each record, flush, then commit."""
+
+    def __init__(self, runtime: Runtime, handler: RecordHandler[Any]) -> None:
+        self.runtime, self.handler = runtime, handler
+        settings = runtime.settings
+        self.group_id = f"{settings.app_id}-{handler.name}"
+        self.dedup = DedupStore(f"{self.group_id}-processed-changelog", settings.dedup_retention_hours * 3600)
+        self._lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self._lock:  # waits for the batch in flight: it is flushed and committed first
+            self.dedup.drop(tp.partition for tp in revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        started = time.monotonic()
+        loaded = await self.dedup.restore(self.runtime.settings, [tp.partition for tp in assigned])
+        log.info("%s: assigned %s, restored %d event ids in %.2fs", self.handler.name,
+                 sorted(tp.partition for tp in assigned), loaded, time.monotonic() - started)
+
+    async def run(self, producer: AIOKafkaProducer) -> None:
+        settings = self.runtime.settings
+        consumer = self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap(), group_id=self.group_id, enable_auto_commit=False,
+            auto_offset_reset="earliest", fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            max_poll_records=settings.batch_max_records, session_timeout_ms=int(settings.session_timeout_s * 1000),
+            rebalance_timeout_ms=int(settings.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000), **settings.kafka_security())
+        await consumer.start()
+        consumer.subscribe([self.handler.source], listener=self)
+        outbox = BatchOutbox(producer)
+        next_prune = time.monotonic() + 60
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=500, max_records=settings.batch_max_records)
+                if not batch:
+                    continue
+                async with self._lock:
+                    await self._handle_batch(batch, outbox)
+                    await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+                if time.monotonic() > next_prune:
+                    self.dedup.prune()
+                    next_prune = time.monotonic() + 60
+        finally:
+            await consumer.stop()
+
+    async def _handle_batch(self, batch: dict[TopicPartition, list[Any]], outbox: BatchOutbox) -> None:
+        for tp, records in batch.items():
+            seen = _PartitionSeen(self.dedup, tp.partition)
+            for r in records:
+                record = InboundRecord(r.topic, r.partition, r.offset, r.key, r.value,
+                                       {k: v for k, v in r.headers} if r.headers else {})
+                await self.handler(record, seen, outbox)
+        await outbox.flush()  # results, metrics and dead letters acknowledged by the broker, and only then
+        for partition, key, value in self.dedup.take_pending():  # the event ids recorded as processed:
+            await outbox.send(self.dedup.changelog_topic, key, value, {}, partition=partition)
+        await outbox.flush()  # a crash in between redoes events, it never skips one whose results were lost
+
+
+class PipelineHost(Service):  # type: ignore[misc]
+    """Runs every batch pipeline of the worker with one shared producer; started and stopped with the Faust app."""
+
+    def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
+        self.runtime = runtime
+        self.pipelines: list[BatchPipeline] = []
+        self.producer: AIOKafkaProducer | None = None
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        settings = self.runtime.settings
+        await ensure_topics(settings, [
+            TopicSpec(p.dedup.changelog_topic, (), self.runtime.topics[p.handler.source].partitions,
+                      settings.dedup_retention_hours) for p in self.pipelines])
+        self.producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap(), acks="all",
+                                         linger_ms=settings.producer_linger_ms, max_batch_size=262_144,
+                                         enable_idempotence=False, **settings.kafka_security())
+        await self.producer.start()
+        for pipeline in self.pipelines:
+            self.add_future(self._supervise(pipeline))
+
+    async def _supervise(self, pipeline: BatchPipeline) -> None:
+        """Restart a pipeline loop that died of a broker error instead of leaving the worker half-alive."""
+        assert self.producer is not None
+        while not self.should_stop:
+            try:
+                await pipeline.run(self.producer)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - logged, and the loop restarts from the last commit
+                log.exception("%s: consumer loop failed; restarting from the last committed offsets",
+                              pipeline.handler.name)
+                await asyncio.sleep(1.0)
+
+    async def on_stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
 
 
 def wire_processor(runtime: Runtime, name: str, source: str, input_type: type[E],
-                   processor: Processor[E]) -> ProcessorPipeline[E]:
+                   processor: Processor[E]) -> BatchPipeline:
     """The declarative line each ``streams/pipelines/<job>.py`` uses."""
-    return ProcessorPipeline(runtime, name, source, input_type, processor)
+    handler = RecordHandler(runtime, name, source, input_type, ProcessorStep(runtime, name, processor))
+    pipeline = BatchPipeline(runtime, handler)
+    runtime.pipeline_host().pipelines.append(pipeline)
+    return pipeline
 
 
+class FaustOutbox:
+    """Outputs of a Faust agent: sent through the app's producer, which Faust flushes before it commits."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def send(self, topic: str, key: bytes | None, value: bytes, headers: Mapping[str, bytes]) -> None:
+        await self.runtime.topic(topic).send(key=key, value=value, headers=dict(headers))
+
+
+class _TableSeen:
+    """A Faust table shaped as SeenEvents (Faust partitions it like the stream it is written from)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def __contains__(self, event_id: bytes) -> bool:
+        return event_id in self.table
+
+    def remember(self, event_id: bytes, occurred_ms: int) -> None:
+        self.table[event_id] = str(occurred_ms).encode()
+
+
+def wire_agent(runtime: Runtime, name: str, source: str, input_type: type[E], handle: Handler[E]) -> RecordHandler[E]:
+    """A Faust agent with the same decode/de-duplicate/DLQ handling, for pipelines that keep their state in
+    Faust tables (the monitoring table): table writes need Faust's per-event context."""
+    app = runtime.app
+    seen = _TableSeen(app.Table(f"{name}-processed", key_type=bytes, value_type=bytes,
+                                partitions=runtime.topics[source].partitions))
+    handler = RecordHandler(runtime, name, source, input_type, handle)
+    outbox = FaustOutbox(runtime)
+
+    async def consume(stream: Any) -> None:
+        async for event in stream.events():
+            m = event.message
+            await handler(InboundRecord(m.topic, m.partition, m.offset, m.key, m.value, event.headers), seen, outbox)
+
+    app.agent(runtime.topic(source), name=f"{name}-agent")(consume)
+    return handler

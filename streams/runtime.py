@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -17,18 +17,19 @@ from streams.settings import Settings
 from streams.topics import TopicRegistry
 from streams.tracing import install_tracer_provider
 
-# Faust tuning, measured in bench/backbone.py (see README, "Performance").
-FAUST_TUNING: dict[str, Any] = {
-    "broker_commit_every": 10_000,
-    "broker_commit_interval": 1.0,
-    "stream_buffer_maxsize": 16_384,
-    "broker_max_poll_records": 2_000,
-    "producer_linger_ms": 5,
-    "producer_max_batch_size": 262_144,
-    "broker_rebalance_timeout": 10.0,
-    "broker_session_timeout": 30.0,
-    "broker_heartbeat_interval": 3.0,
-}
+if TYPE_CHECKING:
+    from streams.pipeline import PipelineHost
+
+def faust_tuning(settings: Settings) -> dict[str, Any]:
+    """Faust settings for the monitoring agent; measured in bench/backbone.py (README, "Performance")."""
+    return {
+        "broker_session_timeout": settings.session_timeout_s,  # Faust's 60 s default makes a group join take 31 s
+        "broker_rebalance_timeout": settings.session_timeout_s,
+        "broker_heartbeat_interval": settings.heartbeat_interval_s,
+        "producer_linger": settings.producer_linger_ms / 1000.0,  # seconds: Faust multiplies by 1000
+        "producer_max_batch_size": 262_144,
+        "stream_buffer_maxsize": 16_384,
+    }
 
 
 def build_headers(codec: AvroCodec, event_type: type[Event], trace_headers: dict[str, bytes]) -> dict[str, bytes]:
@@ -75,6 +76,16 @@ class Runtime:
     metrics: PipelineMetrics
     executor: ThreadPoolExecutor
     _faust_topics: dict[str, faust.TopicT] = field(default_factory=dict)
+    _pipeline_host: PipelineHost | None = None
+
+    def pipeline_host(self) -> PipelineHost:
+        """The service that runs this worker's batch pipelines; created and registered on first use."""
+        if self._pipeline_host is None:
+            from streams.pipeline import PipelineHost
+
+            self._pipeline_host = PipelineHost(self)
+            self.app.service(self._pipeline_host)
+        return self._pipeline_host
 
     def topic(self, name: str) -> faust.TopicT:
         """The raw-bytes Faust topic for a registered name (created with its partitions and retention)."""
@@ -88,11 +99,6 @@ class Runtime:
     def headers_for(self, event_type: type[Event], trace_headers: dict[str, bytes]) -> dict[str, bytes]:
         return build_headers(self.codec, event_type, trace_headers)
 
-    async def publish(self, event: Event, trace_headers: dict[str, bytes], topic: str | None = None) -> None:
-        """Encode and hand the event to the producer; Faust flushes it before the input offset is committed."""
-        name = topic or self.topics.topic_for(type(event))
-        await self.topic(name).send(key=event.key().encode(), value=self.codec.encode(event),
-                                    headers=self.headers_for(type(event), trace_headers))
 
 
 def create_runtime(settings: Settings) -> Runtime:
@@ -105,7 +111,7 @@ def create_runtime(settings: Settings) -> Runtime:
         key_serializer="raw", value_serializer="raw",
         topic_partitions=settings.topic_partitions,
         web_enabled=True, web_host=settings.web_host, web_port=settings.web_port, web_bind=settings.web_host,
-        **FAUST_TUNING,
+        **faust_tuning(settings),
     )
     return Runtime(settings=settings, app=app, codec=make_codec(settings), topics=TopicRegistry(settings),
                    metrics=PipelineMetrics(CollectorRegistry()),

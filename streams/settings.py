@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     retry_initial_backoff_s: float = Field(0.2, ge=0)
     retry_max_backoff_s: float = Field(5.0, ge=0)
     executor_workers: int = Field(2, ge=1, description="Threads for CPU-bound processors (OCR, ASR, embeddings).")
+    dedup_retention_hours: float = Field(168.0, gt=0, description="How long processed event ids are remembered "
+                                         "for de-duplication (and kept in the changelog).")
+    batch_max_records: int = Field(2000, ge=1, description="Records a pipeline handles per batch before it "
+                                   "flushes outputs and commits offsets.")
+    fetch_max_wait_ms: int = Field(50, ge=1, description="How long a fetch waits for data; Tansu answers only "
+                                   "when this expires, so it bounds end-to-end latency.")
+    producer_linger_ms: int = Field(5, ge=0, description="Producer batching delay.")
+    session_timeout_s: float = Field(10.0, gt=0, description="Consumer group session and rebalance timeout: how "
+                                     "fast a dead worker's partitions move to the others.")
+    heartbeat_interval_s: float = Field(1.0, gt=0)
     monitoring_window_s: int = Field(60, ge=1, description="Width of the monitoring table's tumbling windows.")
     monitoring_window_expiry_s: int = Field(3600, ge=60, description="How long closed windows are kept.")
 

@@ -49,7 +49,7 @@ class Namespace:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {**os.environ, "AUTERITY_BOOTSTRAP_SERVERS": self.bootstrap, "AUTERITY_APP_ID": f"{self.prefix}-app",
-               "AUTERITY_LOG_LEVEL": "warning", "PYTHONPATH": str(ROOT)}
+               "AUTERITY_LOG_LEVEL": "info", "PYTHONPATH": str(ROOT)}
         env.update({f"AUTERITY_TOPICS__{k.upper()}": v for k, v in self.topics.model_dump().items()})
         env.update(extra)
         return env

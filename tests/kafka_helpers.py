@@ -21,8 +21,7 @@ def publish(settings: Settings, topic: str, events: Sequence[Event], codec: Avro
     async def run() -> None:
         await ensure_topics(settings, TopicRegistry(settings).specs.values())
         async with producer(settings) as client:
-            for event in events:
-                await send_event(client, codec, topic, event)
+            await asyncio.gather(*[await send_event(client, codec, topic, event) for event in events])
 
     asyncio.run(run())
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from processors.monitoring import OperationStats, window_start
 from schemas.models import AIOperationMetric
-from streams.pipeline import Pipeline
+from streams.pipeline import Outbox, wire_agent
 from streams.runtime import Runtime
 
 
@@ -28,10 +28,9 @@ class MonitoringTable:
         self.totals = runtime.app.Table("monitoring-totals", **table_options)
         self.windows = runtime.app.Table("monitoring-windows", **table_options)
         self.window_index = runtime.app.Table("monitoring-window-index", **table_options)
-        self.pipeline = Pipeline(runtime, "monitoring", settings.topics.metrics_events, AIOperationMetric,
-                                 self.handle)
+        wire_agent(runtime, "monitoring", settings.topics.metrics_events, AIOperationMetric, self.handle)
 
-    async def handle(self, metric: AIOperationMetric, trace_headers: dict[str, bytes]) -> None:
+    async def handle(self, metric: AIOperationMetric, trace_headers: dict[str, bytes], outbox: Outbox) -> None:
         key = f"{metric.model}|{metric.operation_type}"
         self._add(self.totals, key, metric)
         start = window_start(metric.occurred_at, self.window_s)

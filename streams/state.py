@@ -1,0 +1,84 @@
+"""De-duplication state per source partition, changelogged to the broker so a restarted worker keeps it.
+
+The batched pipelines consume with their own consumer group (see ``streams.pipeline``), so their state follows
+their own partition assignment: restored from ``<app>-<pipeline>-processed-changelog`` when a partition is
+assigned, dropped when it is revoked. Entries older than the retention are forgotten (the changelog topic has
+the same retention), which bounds memory: an event replayed after that is processed again.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.kafka import read_to_end
+from streams.settings import Settings
+
+_MS = struct.Struct(">q")
+
+
+class DedupStore:
+    """event_id -> occurred_at (ms) per partition; writes queue up and are flushed with the batch's outputs."""
+
+    def __init__(self, changelog_topic: str, retention_s: float) -> None:
+        self.changelog_topic = changelog_topic
+        self.retention_ms = int(retention_s * 1000)
+        self._seen: dict[int, dict[bytes, int]] = {}
+        self._pending: list[tuple[int, bytes, bytes]] = []
+
+    def contains(self, partition: int, event_id: bytes) -> bool:
+        return event_id in self._seen.get(partition, ())
+
+    def remember(self, partition: int, event_id: bytes, occurred_ms: int) -> None:
+        self._seen.setdefault(partition, {})[event_id] = occurred_ms
+        self._pending.append((partition, event_id, _MS.pack(occurred_ms)))
+
+    def take_pending(self) -> list[tuple[int, bytes, bytes]]:
+        """Changelog records (partition, key, value) written since the last call."""
+        pending, self._pending = self._pending, []
+        return pending
+
+    def size(self) -> int:
+        return sum(map(len, self._seen.values()))
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self._seen.pop(partition, None)
+
+    def prune(self, now_ms: int | None = None) -> int:
+        """Forget entries past the retention; returns how many were dropped."""
+        horizon = (now_ms if now_ms is not None else int(time.time() * 1000)) - self.retention_ms
+        dropped = 0
+        for partition, seen in self._seen.items():
+            old = [key for key, occurred in seen.items() if occurred < horizon]
+            for key in old:
+                del seen[key]
+            dropped += len(old)
+        return dropped
+
+    async def restore(self, settings: Settings, partitions: Iterable[int], restore_timeout_s: float = 300.0) -> int:
+        """Read the changelog of ``partitions`` from the start to its end; returns entries loaded."""
+        tps = [TopicPartition(self.changelog_topic, p) for p in partitions]
+        if not tps:
+            return 0
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap(), enable_auto_commit=False,
+                                    fetch_max_wait_ms=50, **settings.kafka_security())
+        await consumer.start()
+        loaded, horizon = 0, int(time.time() * 1000) - self.retention_ms
+        try:
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            for tp in tps:
+                self._seen.setdefault(tp.partition, {})
+            async for record in read_to_end(consumer, timeout_s=restore_timeout_s):
+                if record.key is not None and record.value is not None:
+                    occurred = _MS.unpack(record.value)[0]
+                    if occurred >= horizon:
+                        self._seen[record.partition][record.key] = occurred
+                        loaded += 1
+        finally:
+            await consumer.stop()
+        return loaded
