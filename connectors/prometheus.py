@@ -72,9 +72,9 @@ class PipelineMetrics:
                                     ["pipeline", "stage"], registry=registry)
         self.retries = Counter("auterity_processor_retries", "Retries after transient processor failures.",
                                ["pipeline"], registry=registry)
-        self.processing = Histogram("auterity_pipeline_processing_seconds", "Time from decode to produced results.",
-                                    ["pipeline"], registry=registry,
-                                    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300))
+        self.batch_seconds = Histogram("auterity_pipeline_batch_seconds", "Time to handle one consumed batch "
+                                       "(decode to outputs queued).", ["pipeline"], registry=registry,
+                                       buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -132,16 +132,18 @@ class AvroCodec:
     def __init__(self, store: SchemaStore | None = None, registry: SchemaRegistryClient | None = None) -> None:
         self.store = store or SchemaStore()
         self.registry = registry
+        self._schema_ids: dict[type[Event], str] = {}
 
     def schema_of(self, event_type: type[Event]) -> AvroSchema:
         return self.store.current[event_type.schema_name]
 
     def schema_id(self, event_type: type[Event]) -> str:
         """Value for the ``schema-id`` header: the registry id, or the name and fingerprint."""
-        schema = self.schema_of(event_type)
-        if self.registry is not None:
-            return str(self.registry.register(schema))
-        return f"{schema.name}@{schema.fingerprint.hex()}"
+        if event_type not in self._schema_ids:
+            schema = self.schema_of(event_type)
+            self._schema_ids[event_type] = (str(self.registry.register(schema)) if self.registry is not None
+                                            else f"{schema.name}@{schema.fingerprint.hex()}")
+        return self._schema_ids[event_type]
 
     def encode(self, event: Event) -> bytes:
         schema = self.schema_of(type(event))

@@ -6,6 +6,7 @@ The ``.avsc`` files are the contract; these models give Python code typed access
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,18 +17,27 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 def _to_utc_millis(value: datetime) -> datetime:
     """Avro timestamp-millis keeps milliseconds in UTC; normalise so round trips compare equal."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    if value.tzinfo is not UTC:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    micro = value.microsecond
+    return value if micro % 1000 == 0 else value.replace(microsecond=micro - micro % 1000)
 
 
 Millis = Annotated[datetime, AfterValidator(_to_utc_millis)]
 
 
+
+
+def new_event_id() -> uuid.UUID:
+    """A random (version 4) UUID without a system call per event; uniqueness, not secrecy, is what matters
+    (the global generator is reseeded in forked children)."""
+    return uuid.UUID(int=random.getrandbits(128), version=4)
+
+
 def utc_now() -> datetime:
     """The current time at Avro's millisecond precision."""
-    return _to_utc_millis(datetime.now(UTC))
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
 
 
 class WorkflowIntent(StrEnum):
@@ -131,7 +141,7 @@ class Event(Record):
     schema_name: ClassVar[str]
     key_field: ClassVar[str] = "dealer_id"
 
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID = Field(default_factory=new_event_id)
     dealer_id: str = Field(min_length=1)
     occurred_at: Millis = Field(default_factory=utc_now)
     schema_version: int = 1

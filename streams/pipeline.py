@@ -14,8 +14,11 @@ event) caps a worker near 5,000 events/s on this hardware; see README, "Performa
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import inspect
 import logging
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -23,12 +26,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.partitioner import murmur2
 from mode import Service
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from processors.base import Outcome, Processor
 from schemas.errors import InvalidEvent, TransientError, UndecodableEvent
-from schemas.models import AIOperationMetric, DeadLetter, Event, FailureStage, Header
+from schemas.models import AIOperationMetric, DeadLetter, Event, FailureStage, Header, utc_now
 from streams.runtime import Runtime
 from streams.state import DedupStore
 from streams.topics import TopicSpec, dlq_topic, ensure_topics
@@ -88,27 +92,30 @@ class RecordHandler(Generic[E]):
     input_type: type[E]
     handle: Handler[E]
 
+    def __post_init__(self) -> None:
+        metrics = self.runtime.metrics  # label children resolved once, not per event
+        self._processed = metrics.events.labels(self.name, "processed")
+        self._duplicates = metrics.events.labels(self.name, "duplicate")
+        self._span_name = f"{self.name} process"
+
     async def __call__(self, record: InboundRecord, seen: SeenEvents, outbox: Outbox) -> None:
-        metrics, started = self.runtime.metrics, time.perf_counter()
         decoded: E | None = None
-        with continue_trace(record.headers, f"{self.name} process") as trace_headers:
+        with continue_trace(record.headers, self._span_name) as trace_headers:
             try:
                 decoded = self._decode(record.value)
                 event_id = decoded.event_id.bytes
                 if event_id in seen:
-                    metrics.events.labels(self.name, "duplicate").inc()
+                    self._duplicates.inc()
                     return
                 await self.handle(decoded, trace_headers, outbox)
                 seen.remember(event_id, int(decoded.occurred_at.timestamp() * 1000))
-                metrics.events.labels(self.name, "processed").inc()
+                self._processed.inc()
             except StageError as failure:
                 await self.dead_letter(record, failure, decoded, trace_headers, outbox)
             except Exception as exc:  # noqa: BLE001 - the pipeline boundary: anything unexpected is the DLQ's
                 log.exception("%s: unexpected failure at %s[%s]@%s", self.name, record.topic, record.partition,
                               record.offset)
                 await self.dead_letter(record, StageError(FailureStage.PROCESS, exc), decoded, trace_headers, outbox)
-            finally:
-                metrics.processing.labels(self.name).observe(time.perf_counter() - started)
 
     def _decode(self, value: bytes | None) -> E:
         try:
@@ -144,8 +151,14 @@ async def publish(runtime: Runtime, outbox: Outbox, event: Event, trace_headers:
 
 
 def result_event_id(source: Event, pipeline: str, index: int) -> uuid.UUID:
-    """Deterministic, so reprocessing an event after a crash produces the same result ids (idempotent sinks)."""
-    return uuid.uuid5(RESULT_NAMESPACE, f"{source.event_id}:{pipeline}:{index}")
+    """Deterministic (a UUIDv5 of the source id, pipeline and index), so reprocessing an event after a crash
+    produces the same result ids and sinks stay idempotent."""
+    digest = hashlib.sha1(RESULT_NAMESPACE.bytes + source.event_id.bytes + f"{pipeline}:{index}".encode()).digest()
+    return uuid.UUID(int=(int.from_bytes(digest[:16]) & _VERSION_MASK) | _VERSION_5_BITS)
+
+
+_VERSION_MASK = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_VERSION_5_BITS = (5 << 76) | (0x8000 << 48)
 
 
 class ProcessorStep(Generic[E]):
@@ -185,7 +198,7 @@ class ProcessorStep(Generic[E]):
             await self._emit_metric(event, None, started, trace_headers, outbox, exc)
             raise StageError(FailureStage.PROCESS, exc, attempts) from exc
         for index, result in enumerate([*outcome.results, *outcome.extra]):
-            result = result.model_copy(update={"event_id": result_event_id(event, self.name, index)})
+            result.event_id = result_event_id(event, self.name, index)  # the processor's fresh object
             try:
                 await publish(self.runtime, outbox, result, trace_headers)
             except (ValueError, TypeError, KeyError) as exc:  # fastavro rejects a result that breaks its schema
@@ -197,8 +210,10 @@ class ProcessorStep(Generic[E]):
         usage = outcome.usage if outcome else None
         # A success has one stable id (a crash-and-redo is not counted twice); each failure is its own event.
         metric_id = result_event_id(event, f"{self.name}:metric", 0) if error is None else uuid.uuid4()
-        metric = AIOperationMetric(
-            event_id=metric_id, dealer_id=event.dealer_id, source_event_id=event.event_id,
+        # model_construct: every field is set here from typed values, so validation would only cost time.
+        metric = AIOperationMetric.model_construct(
+            event_id=metric_id, dealer_id=event.dealer_id, occurred_at=utc_now(), schema_version=1,
+            source_event_id=event.event_id,
             processor=self.processor.name, operation_type=self.processor.operation_type, pipeline=self.name,
             model=usage.model if usage else "unknown", provider=usage.provider if usage else "unknown",
             input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
@@ -209,21 +224,53 @@ class ProcessorStep(Generic[E]):
 
 
 class BatchOutbox:
-    """Collects the producer futures of one batch; ``flush`` waits until the broker acknowledged them all."""
+    """Collects one batch's outputs into a record batch per topic partition, sent when the batch is done.
+
+    aiokafka's per-message ``send`` costs a future, a metadata check and a partitioner call per record; built
+    batches cost one of each per partition. Keys are partitioned like Kafka's default partitioner (murmur2),
+    so a result lands where any Kafka client would have put it.
+    """
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer
-        self.pending: list[asyncio.Future[Any]] = []
+        self._builders: dict[tuple[str, int], Any] = {}
+        self._partitions: dict[str, list[int]] = {}
+        self._pending: list[asyncio.Future[Any]] = []
 
     async def send(self, topic: str, key: bytes | None, value: bytes, headers: Mapping[str, bytes],
                    partition: int | None = None) -> None:
-        self.pending.append(await self.producer.send(topic, value, key=key, partition=partition,
-                                                     headers=list(headers.items())))
+        if partition is None:
+            partitions = self._partitions.get(topic) or await self._load_partitions(topic)
+            partition = (partitions[_key_hash(key) % len(partitions)] if key is not None
+                         else random.choice(partitions))
+        header_list = list(headers.items())
+        builder = self._builders.get((topic, partition))
+        if builder is None or builder.append(timestamp=None, key=key, value=value, headers=header_list) is None:
+            if builder is not None:  # full: ship it and start the next one
+                self._pending.append(await self.producer.send_batch(builder, topic, partition=partition))
+            builder = self._builders[(topic, partition)] = self.producer.create_batch()
+            if builder.append(timestamp=None, key=key, value=value, headers=header_list) is None:
+                del self._builders[(topic, partition)]  # larger than a batch (a big inline document): alone
+                self._pending.append(await self.producer.send(topic, value, key=key, partition=partition,
+                                                              headers=header_list))
 
-    async def flush(self) -> None:
-        pending, self.pending = self.pending, []
-        if pending:
-            await asyncio.gather(*pending)
+    async def _load_partitions(self, topic: str) -> list[int]:
+        self._partitions[topic] = sorted(await self.producer.partitions_for(topic))
+        return self._partitions[topic]
+
+    async def take(self) -> list[asyncio.Future[Any]]:
+        """Ship the open batches; the futures of everything sent since the last call."""
+        builders, self._builders = self._builders, {}
+        for (topic, partition), builder in builders.items():
+            self._pending.append(await self.producer.send_batch(builder, topic, partition=partition))
+        pending, self._pending = self._pending, []
+        return pending
+
+
+@functools.lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    """Kafka's default partitioner hash; keys repeat (sessions, dealers, model:operation), so it is cached."""
+    return int(murmur2(key) & 0x7FFFFFFF)
 
 
 class _PartitionSeen:
@@ -242,7 +289,8 @@ class _PartitionSeen:
 
 
 class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
-    """One pipeline's consumer loop: fetch a batch, handle each record, flush, then commit."""
+    """One pipeline's consumer loop: fetch a batch and handle it while the previous batch is being finished
+    (its outputs acknowledged, then its event ids changelogged, then its offsets committed, in that order)."""
 
     def __init__(self, runtime: Runtime, handler: RecordHandler[Any]) -> None:
         self.runtime, self.handler = runtime, handler
@@ -250,10 +298,12 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         self.group_id = f"{settings.app_id}-{handler.name}"
         self.dedup = DedupStore(f"{self.group_id}-processed-changelog", settings.dedup_retention_hours * 3600)
         self._lock = asyncio.Lock()
-        self._consumer: AIOKafkaConsumer | None = None
+        self._in_flight: asyncio.Future[None] | None = None
+        self._batch_seconds = runtime.metrics.batch_seconds.labels(handler.name)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        async with self._lock:  # waits for the batch in flight: it is flushed and committed first
+        async with self._lock:  # after the batch being handled, and once the one being finished is committed
+            await self._settle()
             self.dedup.drop(tp.partition for tp in revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -264,7 +314,7 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def run(self, producer: AIOKafkaProducer) -> None:
         settings = self.runtime.settings
-        consumer = self._consumer = AIOKafkaConsumer(
+        consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap(), group_id=self.group_id, enable_auto_commit=False,
             auto_offset_reset="earliest", fetch_max_wait_ms=settings.fetch_max_wait_ms,
             max_poll_records=settings.batch_max_records, session_timeout_ms=int(settings.session_timeout_s * 1000),
@@ -276,17 +326,26 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         next_prune = time.monotonic() + 60
         try:
             while True:
-                batch = await consumer.getmany(timeout_ms=500, max_records=settings.batch_max_records)
-                if not batch:
-                    continue
+                batch = await consumer.getmany(timeout_ms=200, max_records=settings.batch_max_records)
                 async with self._lock:
+                    if not batch:
+                        await self._settle()  # idle: finish what is in flight now rather than later
+                        continue
+                    started = time.perf_counter()
                     await self._handle_batch(batch, outbox)
-                    await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+                    self._batch_seconds.observe(time.perf_counter() - started)
+                    await self._settle()  # the previous batch is committed before this one may be
+                    offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+                    self._in_flight = asyncio.ensure_future(
+                        self._finish(consumer, outbox, await outbox.take(), self.dedup.take_pending(), offsets))
                 if time.monotonic() > next_prune:
                     self.dedup.prune()
                     next_prune = time.monotonic() + 60
         finally:
-            await consumer.stop()
+            try:
+                await self._settle()  # a clean stop commits what was handled
+            finally:
+                await consumer.stop()
 
     async def _handle_batch(self, batch: dict[TopicPartition, list[Any]], outbox: BatchOutbox) -> None:
         for tp, records in batch.items():
@@ -295,10 +354,19 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                 record = InboundRecord(r.topic, r.partition, r.offset, r.key, r.value,
                                        {k: v for k, v in r.headers} if r.headers else {})
                 await self.handler(record, seen, outbox)
-        await outbox.flush()  # results, metrics and dead letters acknowledged by the broker, and only then
-        for partition, key, value in self.dedup.take_pending():  # the event ids recorded as processed:
-            await outbox.send(self.dedup.changelog_topic, key, value, {}, partition=partition)
-        await outbox.flush()  # a crash in between redoes events, it never skips one whose results were lost
+
+    async def _finish(self, consumer: AIOKafkaConsumer, outbox: BatchOutbox, outputs: list[Any],
+                      changelog: list[tuple[int, bytes]], offsets: dict[TopicPartition, int]) -> None:
+        await asyncio.gather(*outputs)  # results, metrics and dead letters acknowledged by the broker; only then
+        acks = [await outbox.producer.send(self.dedup.changelog_topic, value, partition=partition)
+                for partition, value in changelog]  # the event ids are recorded as processed, and only then
+        await asyncio.gather(*acks)
+        await consumer.commit(offsets)  # the offsets: a crash anywhere redoes events, never skips one
+
+    async def _settle(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            await in_flight
 
 
 class PipelineHost(Service):  # type: ignore[misc]

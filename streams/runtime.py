@@ -34,7 +34,10 @@ def faust_tuning(settings: Settings) -> dict[str, Any]:
 
 def build_headers(codec: AvroCodec, event_type: type[Event], trace_headers: dict[str, bytes]) -> dict[str, bytes]:
     """The headers every event travels with: trace context, content type and schema id (DESIGN.md)."""
-    return {**trace_headers, "content-type": CONTENT_TYPE.encode(), "schema-id": codec.schema_id(event_type).encode()}
+    return {**trace_headers, "content-type": _CONTENT_TYPE, "schema-id": codec.schema_id(event_type).encode()}
+
+
+_CONTENT_TYPE = CONTENT_TYPE.encode()
 
 
 def make_codec(settings: Settings) -> AvroCodec:

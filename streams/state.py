@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams.kafka import read_to_end
 from streams.settings import Settings
 
-_MS = struct.Struct(">q")
+_ENTRY = struct.Struct(">16sq")  # event id (UUID bytes), occurred_at in ms
 
 
 class DedupStore:
@@ -27,19 +27,21 @@ class DedupStore:
         self.changelog_topic = changelog_topic
         self.retention_ms = int(retention_s * 1000)
         self._seen: dict[int, dict[bytes, int]] = {}
-        self._pending: list[tuple[int, bytes, bytes]] = []
+        self._pending: dict[int, list[bytes]] = {}
 
     def contains(self, partition: int, event_id: bytes) -> bool:
         return event_id in self._seen.get(partition, ())
 
     def remember(self, partition: int, event_id: bytes, occurred_ms: int) -> None:
+        """Record a 16-byte event id as processed."""
         self._seen.setdefault(partition, {})[event_id] = occurred_ms
-        self._pending.append((partition, event_id, _MS.pack(occurred_ms)))
+        self._pending.setdefault(partition, []).append(_ENTRY.pack(event_id, occurred_ms))
 
-    def take_pending(self) -> list[tuple[int, bytes, bytes]]:
-        """Changelog records (partition, key, value) written since the last call."""
-        pending, self._pending = self._pending, []
-        return pending
+    def take_pending(self) -> list[tuple[int, bytes]]:
+        """Changelog records (partition, value) for the ids remembered since the last call: one record per
+        partition and batch, packed, so de-duplication costs one message per batch instead of one per event."""
+        pending, self._pending = self._pending, {}
+        return [(partition, b"".join(entries)) for partition, entries in pending.items()]
 
     def size(self) -> int:
         return sum(map(len, self._seen.values()))
@@ -74,10 +76,10 @@ class DedupStore:
             for tp in tps:
                 self._seen.setdefault(tp.partition, {})
             async for record in read_to_end(consumer, timeout_s=restore_timeout_s):
-                if record.key is not None and record.value is not None:
-                    occurred = _MS.unpack(record.value)[0]
+                seen = self._seen[record.partition]
+                for event_id, occurred in _ENTRY.iter_unpack(record.value or b""):
                     if occurred >= horizon:
-                        self._seen[record.partition][record.key] = occurred
+                        seen[event_id] = occurred
                         loaded += 1
         finally:
             await consumer.stop()
