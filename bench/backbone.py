@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
 import platform
@@ -29,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from fastavro import schemaless_reader
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,7 +36,6 @@ from connectors.broker import EmbeddedBroker  # noqa: E402
 from processors.placeholder import PlaceholderAgentRunner  # noqa: E402
 from schemas.codec import AvroCodec  # noqa: E402
 from schemas.models import AgentTask, AIOperationMetric  # noqa: E402
-from streams.kafka import send_event  # noqa: E402
 from streams.pipeline import result_event_id  # noqa: E402
 from streams.runtime import build_headers  # noqa: E402
 from streams.settings import Settings, TopicNames  # noqa: E402

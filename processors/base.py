@@ -34,8 +34,13 @@ class Outcome:
 class Processor(Protocol, Generic[I_contra]):
     """A processor: ``process`` may be a plain function (run in a thread when ``cpu_bound``) or a coroutine."""
 
-    name: str
-    operation_type: str
-    cpu_bound: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def operation_type(self) -> str: ...
+
+    @property
+    def cpu_bound(self) -> bool: ...
 
     def process(self, event: I_contra) -> Outcome | Awaitable[Outcome]: ...

@@ -81,7 +81,8 @@ class SchemaStore:
         try:
             return self._by_fingerprint[fp]
         except KeyError:
-            raise UndecodableEvent(f"unknown schema fingerprint {fp.hex()}; is the producer newer than this worker?") from None
+            raise UndecodableEvent(f"unknown schema fingerprint {fp.hex()}; "
+                                   "is the producer newer than this worker?") from None
 
     def reader_for(self, writer: AvroSchema) -> AvroSchema:
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import sys
 import time
@@ -40,22 +39,10 @@ def run_worker(settings: Settings, build: Callable[[Settings], Runtime] | None =
     from streams.topics import ensure_topics_sync
 
     ensure_topics_sync(settings)
-    _use_uvloop()
-    # Every event allocates a few hundred short-lived objects; the default gen-0 threshold (700) would run
-    # the collector every couple of events, and full collections walk the de-duplication tables.
-    gc.set_threshold(50_000, 20, 100)
     runtime = (build or build_worker)(settings)
     worker = Worker(runtime.app, loglevel=settings.log_level, quiet=True)
     worker.spinner = None  # Faust's spinner sets the root logger to DEBUG: every debug record then costs CPU
     worker.execute_from_commandline()
-
-
-def _use_uvloop() -> None:
-    """uvloop's event loop: aiokafka creates a future per message, and uvloop makes each one cheaper."""
-    import uvloop
-
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @app.command()
@@ -63,7 +50,8 @@ def broker() -> None:
     """Run the embedded Tansu broker on AUTERITY_BROKER_HOST:AUTERITY_BROKER_PORT until interrupted."""
     settings = get_settings()
     with EmbeddedBroker(settings.broker_host, settings.broker_port) as embedded:
-        console.print(f"[green]Tansu broker ready[/] at {embedded.bootstrap_servers} (memory storage). Ctrl-C stops it.")
+        console.print(f"[green]Tansu broker ready[/] at {embedded.bootstrap_servers} (memory storage). "
+                      "Ctrl-C stops it.")
         try:
             embedded.wait()
         except KeyboardInterrupt:
@@ -100,7 +88,8 @@ def _read_json_events(source: str | None) -> list[dict[str, Any]]:
 @app.command()
 def publish(
     topic: Annotated[str, typer.Argument(help="Topic to publish to, e.g. conversations.messages.")],
-    source: Annotated[str | None, typer.Argument(help="JSON file (object, array or JSON lines); - or none for stdin.")] = None,
+    source: Annotated[str | None, typer.Argument(
+        help="JSON file (object, array or JSON lines); - or none for stdin.")] = None,
     event_type: Annotated[str | None, typer.Option("--type", help="Event type when the topic carries several.")] = None,
 ) -> None:
     """Validate JSON events against the topic's schema, then produce them. Prints each event_id."""
@@ -141,9 +130,9 @@ def tail(
     limit: Annotated[int | None, typer.Option(help="Stop after this many events.")] = None,
 ) -> None:
     """Consume a topic, decode every event and print it as a JSON line."""
+    from schemas.errors import EventError
     from streams.kafka import consumer, read_to_end
     from streams.runtime import make_codec
-    from schemas.errors import EventError
 
     settings = get_settings()
     codec = make_codec(settings)
@@ -154,7 +143,7 @@ def tail(
             records = client if follow else read_to_end(client)
             async for record in records:
                 try:
-                    event = codec.decode(record.value or b"")
+                    event: Event = codec.decode(record.value or b"")
                     line = event.model_dump_json()
                 except EventError as exc:
                     line = json.dumps({"undecodable": str(exc), "partition": record.partition,

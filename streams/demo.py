@@ -17,6 +17,7 @@ import zlib
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -132,7 +133,7 @@ async def _publish_and_collect(settings: Settings, codec: AvroCodec, per_topic: 
             for tp, records in (await client.getmany(timeout_ms=500)).items():
                 for record in records:
                     seen[tp.topic] += 1
-                    event = codec.decode(record.value or b"")
+                    event: Event = codec.decode(record.value or b"")
                     console.print(f"  [cyan]{tp.topic:<24}[/] {type(event).__name__:<20} {_describe(event)}")
     return expected, seen
 
@@ -161,12 +162,12 @@ def run_demo(settings: Settings, *, per_topic: int, timeout_s: float, console: C
         stack.callback(_stop, worker)
         console.print(f"worker started (pid {worker.pid}); web on port {settings.web_port}")
         expected, seen = asyncio.run(_publish_and_collect(settings, codec, per_topic, timeout_s, console, worker))
-        snapshot: dict[str, object] = {}
+        snapshot: dict[str, Any] = {}
         with httpx.Client(timeout=5) as http:
             for _ in range(20):  # the monitoring table trails the metrics topic by a moment
                 snapshot = http.get(f"http://{settings.web_host}:{settings.web_port}/monitoring").json()
                 totals = snapshot.get("totals", [])
-                if sum(row["count"] for row in totals) >= expected[settings.topics.metrics_events]:  # type: ignore[union-attr]
+                if sum(row["count"] for row in totals) >= expected[settings.topics.metrics_events]:
                     break
                 time.sleep(0.5)
         console.print(monitoring_table(snapshot))

@@ -35,8 +35,9 @@ def event_headers(codec: AvroCodec, event: Event, span_name: str) -> list[tuple[
 
 async def send_event(client: AIOKafkaProducer, codec: AvroCodec, topic: str, event: Event) -> asyncio.Future[Any]:
     """Queue the event for sending; await the returned future for the broker's acknowledgement."""
-    return await client.send(topic, codec.encode(event), key=event.key().encode(),
-                             headers=event_headers(codec, event, f"publish {topic}"))
+    future: asyncio.Future[Any] = await client.send(topic, codec.encode(event), key=event.key().encode(),
+                                                    headers=event_headers(codec, event, f"publish {topic}"))
+    return future
 
 
 @asynccontextmanager

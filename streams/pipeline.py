@@ -112,7 +112,7 @@ class RecordHandler(Generic[E]):
                 self._processed.inc()
             except StageError as failure:
                 await self.dead_letter(record, failure, decoded, trace_headers, outbox)
-            except Exception as exc:  # noqa: BLE001 - the pipeline boundary: anything unexpected is the DLQ's
+            except Exception as exc:
                 log.exception("%s: unexpected failure at %s[%s]@%s", self.name, record.topic, record.partition,
                               record.offset)
                 await self.dead_letter(record, StageError(FailureStage.PROCESS, exc), decoded, trace_headers, outbox)
@@ -169,8 +169,8 @@ class ProcessorStep(Generic[E]):
         self.runtime, self.name, self.processor = runtime, name, processor
         self.is_async = inspect.iscoroutinefunction(processor.process)
         settings = runtime.settings
-        self._retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TransientError), stop=stop_after_attempt(settings.retry_attempts),
+        self._retrying = AsyncRetrying(  # the attempts after the first, which runs without tenacity's overhead
+            retry=retry_if_exception_type(TransientError), stop=stop_after_attempt(settings.retry_attempts - 1),
             wait=wait_exponential(multiplier=settings.retry_initial_backoff_s, max=settings.retry_max_backoff_s),
             before_sleep=lambda state: runtime.metrics.retries.labels(name).inc(), reraise=True)
 
@@ -190,7 +190,7 @@ class ProcessorStep(Generic[E]):
             except TransientError:
                 self.runtime.metrics.retries.labels(self.name).inc()
                 await asyncio.sleep(self.runtime.settings.retry_initial_backoff_s)
-                async for attempt in self._retrying.copy(stop=stop_after_attempt(self.runtime.settings.retry_attempts - 1)):
+                async for attempt in self._retrying:
                     with attempt:
                         attempts = attempt.retry_state.attempt_number + 1
                         outcome = await self._call(event)
@@ -369,7 +369,7 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
             await in_flight
 
 
-class PipelineHost(Service):  # type: ignore[misc]
+class PipelineHost(Service):
     """Runs every batch pipeline of the worker with one shared producer; started and stopped with the Faust app."""
 
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
@@ -398,7 +398,7 @@ class PipelineHost(Service):  # type: ignore[misc]
                 await pipeline.run(self.producer)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - logged, and the loop restarts from the last commit
+            except Exception:
                 log.exception("%s: consumer loop failed; restarting from the last committed offsets",
                               pipeline.handler.name)
                 await asyncio.sleep(1.0)

@@ -87,7 +87,7 @@ class Runtime:
             from streams.pipeline import PipelineHost
 
             self._pipeline_host = PipelineHost(self)
-            self.app.service(self._pipeline_host)
+            self.app.service(self._pipeline_host)  # type: ignore[arg-type]  # Faust takes instances as well
         return self._pipeline_host
 
     def topic(self, name: str) -> faust.TopicT:

@@ -54,7 +54,7 @@ class DedupStore:
         """Forget entries past the retention; returns how many were dropped."""
         horizon = (now_ms if now_ms is not None else int(time.time() * 1000)) - self.retention_ms
         dropped = 0
-        for partition, seen in self._seen.items():
+        for seen in self._seen.values():
             old = [key for key, occurred in seen.items() if occurred < horizon]
             for key in old:
                 del seen[key]

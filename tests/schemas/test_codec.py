@@ -91,6 +91,9 @@ class FakeSchemaRegistry:
         self.schemas: list[str] = []
         self.requests: list[str] = []
 
+    def client(self) -> SchemaRegistryClient:
+        return SchemaRegistryClient("http://registry", transport=httpx.MockTransport(self.handler))
+
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
         if request.method == "POST" and request.url.path.startswith("/subjects/"):
@@ -108,15 +111,15 @@ class FakeSchemaRegistry:
 
 def test_confluent_wire_format_with_registry() -> None:
     fake = FakeSchemaRegistry()
-    producer_side = AvroCodec(STORE, SchemaRegistryClient("http://registry", transport=httpx.MockTransport(fake.handler)))
+    producer_side = AvroCodec(STORE, fake.client())
     original = message()
     data = producer_side.encode(original)
     assert data[0] == 0 and struct.unpack(">I", data[1:5])[0] == 1
     assert fake.requests == ["POST /subjects/com.auterity.streams.ConversationMessage/versions"]
     # A consumer with its own client fetches the writer schema by id, once.
-    consumer_side = AvroCodec(STORE, SchemaRegistryClient("http://registry", transport=httpx.MockTransport(fake.handler)))
+    consumer_side = AvroCodec(STORE, fake.client())
     assert consumer_side.decode(data) == original
-    assert consumer_side.decode(data) == original
+    assert consumer_side.decode(data) == original  # the second decode uses the cached schema
     assert fake.requests.count("GET /schemas/ids/1") == 1
     # The Confluent-configured decoder still reads single-object events (mixed topics during a migration).
     assert consumer_side.decode(AvroCodec(STORE).encode(message())).text == message().text
