@@ -308,6 +308,8 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         started = time.monotonic()
+        # The changelog is the truth: memory may hold ids of a batch that failed before it was committed.
+        self.dedup.drop(tp.partition for tp in assigned)
         loaded = await self.dedup.restore(self.runtime.settings, [tp.partition for tp in assigned])
         log.info("%s: assigned %s, restored %d event ids in %.2fs", self.handler.name,
                  sorted(tp.partition for tp in assigned), loaded, time.monotonic() - started)

@@ -47,8 +47,10 @@ class DedupStore:
         return sum(map(len, self._seen.values()))
 
     def drop(self, partitions: Iterable[int]) -> None:
+        """Forget partitions, including ids remembered but not yet changelogged (their batch never committed)."""
         for partition in partitions:
             self._seen.pop(partition, None)
+            self._pending.pop(partition, None)
 
     def prune(self, now_ms: int | None = None) -> int:
         """Forget entries past the retention; returns how many were dropped."""
