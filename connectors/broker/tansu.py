@@ -39,13 +39,19 @@ def wait_for_broker(bootstrap_servers: str, timeout_s: float = 30.0, security: d
     """Block until the broker answers a metadata request, or raise BrokerNotReady."""
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            asyncio.run(_probe(bootstrap_servers, security or {}))
-            return
-        except (KafkaError, OSError) as exc:
-            last_error = exc
-            time.sleep(0.2)
+    client_log = logging.getLogger("aiokafka")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)  # "Unable connect" is expected while the broker starts
+    try:
+        while time.monotonic() < deadline:
+            try:
+                asyncio.run(_probe(bootstrap_servers, security or {}))
+                return
+            except (KafkaError, OSError) as exc:
+                last_error = exc
+                time.sleep(0.2)
+    finally:
+        client_log.setLevel(level)
     raise BrokerNotReady(f"no Kafka broker answered at {bootstrap_servers} within {timeout_s:.0f}s: {last_error}")
 
 
