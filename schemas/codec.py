@@ -45,6 +45,33 @@ class AvroSchema:
         return parse_schema(self.raw)
 
     @cached_property
+    def uuid_fields(self) -> tuple[str, ...]:
+        """Top-level fields of logical type uuid (the envelope's ids)."""
+        if not isinstance(self.raw, dict):
+            return ()
+        return tuple(f["name"] for f in self.raw.get("fields", ())
+                     if any(isinstance(t, dict) and t.get("logicalType") == "uuid"
+                            for t in (f["type"] if isinstance(f["type"], list) else [f["type"]])))
+
+    @cached_property
+    def wire(self) -> Any:
+        """The parsed schema the codec reads and writes with: top-level uuids as plain strings.
+
+        The bytes are identical (an Avro uuid is a string, and the canonical form has no logical types);
+        pydantic parses and prints UUIDs in its core, cheaper than fastavro's per-value conversion.
+        """
+        if not self.uuid_fields:
+            return self.parsed
+        raw = dict(self.raw)
+        raw["fields"] = [{**f, "type": _without_uuid(f["type"])} if f["name"] in self.uuid_fields else f
+                         for f in raw["fields"]]
+        return parse_schema(raw)
+
+    @cached_property
+    def single_object_header(self) -> bytes:
+        return SINGLE_OBJECT_MAGIC + self.fingerprint
+
+    @cached_property
     def canonical(self) -> str:
         return to_parsing_canonical_form(self.parsed)
 
@@ -57,6 +84,14 @@ class AvroSchema:
     def load(cls, path: Path) -> AvroSchema:
         raw = json.loads(path.read_text())
         return cls(name=raw["name"], raw=raw)
+
+
+def _without_uuid(avro_type: Any) -> Any:
+    if isinstance(avro_type, list):
+        return [_without_uuid(t) for t in avro_type]
+    if isinstance(avro_type, dict) and avro_type.get("logicalType") == "uuid":
+        return "string"
+    return avro_type
 
 
 class SchemaStore:
@@ -148,13 +183,16 @@ class AvroCodec:
 
     def encode(self, event: Event) -> bytes:
         schema = self.schema_of(type(event))
-        out = io.BytesIO()
         if self.registry is not None:
-            out.write(struct.pack(">bI", CONFLUENT_MAGIC, self.registry.register(schema)))
+            out = io.BytesIO(struct.pack(">bI", CONFLUENT_MAGIC, self.registry.register(schema)))
         else:
-            out.write(SINGLE_OBJECT_MAGIC)
-            out.write(schema.fingerprint)
-        schemaless_writer(out, schema.parsed, event.model_dump(mode="python"))
+            out = io.BytesIO(schema.single_object_header)
+        out.seek(0, io.SEEK_END)
+        record = event.model_dump()
+        for name in schema.uuid_fields:
+            if record[name] is not None:
+                record[name] = str(record[name])
+        schemaless_writer(out, schema.wire, record)
         return out.getvalue()
 
     def decode_record(self, data: bytes) -> tuple[str, dict[str, Any]]:
@@ -173,7 +211,7 @@ class AvroCodec:
                                    "single-object encoding (c301) or Confluent framing (00)")
         reader = self.store.reader_for(writer)
         try:
-            record = schemaless_reader(io.BytesIO(body), writer.parsed, reader.parsed)
+            record = schemaless_reader(io.BytesIO(body), writer.wire, reader.wire)
         except (EOFError, ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError, struct.error) as exc:
             raise UndecodableEvent(f"corrupt {writer.name} body: {type(exc).__name__}: {exc}") from exc
         if not isinstance(record, dict):

@@ -32,7 +32,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from processors.base import Outcome, Processor
 from schemas.errors import InvalidEvent, TransientError, UndecodableEvent
-from schemas.models import AIOperationMetric, DeadLetter, Event, FailureStage, Header, utc_now
+from schemas.models import AIOperationMetric, DeadLetter, Event, FailureStage, Header
 from streams.runtime import Runtime
 from streams.state import DedupStore
 from streams.topics import TopicSpec, dlq_topic, ensure_topics
@@ -153,8 +153,13 @@ async def publish(runtime: Runtime, outbox: Outbox, event: Event, trace_headers:
 def result_event_id(source: Event, pipeline: str, index: int) -> uuid.UUID:
     """Deterministic (a UUIDv5 of the source id, pipeline and index), so reprocessing an event after a crash
     produces the same result ids and sinks stay idempotent."""
-    digest = hashlib.sha1(RESULT_NAMESPACE.bytes + source.event_id.bytes + f"{pipeline}:{index}".encode()).digest()
+    digest = hashlib.sha1(RESULT_NAMESPACE.bytes + source.event_id.bytes + _suffix(pipeline, index)).digest()
     return uuid.UUID(int=(int.from_bytes(digest[:16]) & _VERSION_MASK) | _VERSION_5_BITS)
+
+
+@functools.lru_cache(maxsize=1024)
+def _suffix(pipeline: str, index: int) -> bytes:
+    return f"{pipeline}:{index}".encode()
 
 
 _VERSION_MASK = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
@@ -210,10 +215,8 @@ class ProcessorStep(Generic[E]):
         usage = outcome.usage if outcome else None
         # A success has one stable id (a crash-and-redo is not counted twice); each failure is its own event.
         metric_id = result_event_id(event, f"{self.name}:metric", 0) if error is None else uuid.uuid4()
-        # model_construct: every field is set here from typed values, so validation would only cost time.
-        metric = AIOperationMetric.model_construct(
-            event_id=metric_id, dealer_id=event.dealer_id, occurred_at=utc_now(), schema_version=1,
-            source_event_id=event.event_id,
+        metric = AIOperationMetric(
+            event_id=metric_id, dealer_id=event.dealer_id, source_event_id=event.event_id,
             processor=self.processor.name, operation_type=self.processor.operation_type, pipeline=self.name,
             model=usage.model if usage else "unknown", provider=usage.provider if usage else "unknown",
             input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,

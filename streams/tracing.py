@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -51,12 +51,30 @@ def _child_traceparent(headers: Mapping[str, bytes]) -> dict[str, bytes]:
     return {"traceparent": b"00-%032x-" % random.getrandbits(128) + span_id + b"-01"}
 
 
-@contextmanager
-def continue_trace(headers: Mapping[str, bytes], span_name: str) -> Iterator[dict[str, bytes]]:
-    """Continue the incoming trace for one stage and yield the trace headers its outputs must carry."""
+class _Hop:
+    """Context manager that only hands on headers: the no-exporter path, taken once per event."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, headers: dict[str, bytes]) -> None:
+        self.headers = headers
+
+    def __enter__(self) -> dict[str, bytes]:
+        return self.headers
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+def continue_trace(headers: Mapping[str, bytes], span_name: str) -> AbstractContextManager[dict[str, bytes]]:
+    """Continue the incoming trace for one stage; the context value is the trace headers outputs must carry."""
     if not _exporting:
-        yield _child_traceparent(headers)
-        return
+        return _Hop(_child_traceparent(headers))
+    return _recorded_span(headers, span_name)
+
+
+@contextmanager
+def _recorded_span(headers: Mapping[str, bytes], span_name: str) -> Iterator[dict[str, bytes]]:
     carrier = {k: v.decode("latin-1") for k, v in headers.items() if k in _TRACE_HEADERS and v is not None}
     with tracer.start_as_current_span(span_name, context=_propagator.extract(carrier), kind=SpanKind.CONSUMER):
         out: dict[str, str] = {}
