@@ -193,9 +193,11 @@ class ProcessorStep(Generic[E]):
             try:
                 outcome = await self._call(event)  # the common case, without the retry machinery
             except TransientError:
+                if self.runtime.settings.retry_attempts < 2:
+                    raise
                 self.runtime.metrics.retries.labels(self.name).inc()
                 await asyncio.sleep(self.runtime.settings.retry_initial_backoff_s)
-                async for attempt in self._retrying:
+                async for attempt in self._retrying.copy():
                     with attempt:
                         attempts = attempt.retry_state.attempt_number + 1
                         outcome = await self._call(event)
