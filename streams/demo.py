@@ -108,6 +108,8 @@ async def _publish_and_collect(settings: Settings, codec: AvroCodec, per_topic: 
     registry = TopicRegistry(settings)
     await ensure_topics(settings, registry.specs.values())
     batch = sample_events(settings, per_topic)
+    missing = {spec.name for spec in registry.inbound()} - set(batch)
+    assert not missing, f"the demo has no sample for {missing}"
     topics = settings.topics
     async with producer(settings) as client:
         sent = [await send_event(client, codec, topic, event) for topic, events in batch.items() for event in events]
