@@ -20,6 +20,7 @@ from streams.tracing import install_tracer_provider
 if TYPE_CHECKING:
     from streams.pipeline import PipelineHost
 
+
 def faust_tuning(settings: Settings) -> dict[str, Any]:
     """Faust settings for the monitoring agent; measured in bench/backbone.py (README, "Performance")."""
     return {
@@ -34,11 +35,7 @@ def faust_tuning(settings: Settings) -> dict[str, Any]:
 
 def build_headers(codec: AvroCodec, event_type: type[Event], trace_headers: dict[str, bytes]) -> dict[str, bytes]:
     """The headers every event travels with: trace context, content type and schema id (DESIGN.md)."""
-    return {**trace_headers, "content-type": _CONTENT_TYPE, "schema-id": _schema_id_header(codec, event_type)}
-
-
-def _schema_id_header(codec: AvroCodec, event_type: type[Event]) -> bytes:
-    return codec.schema_id(event_type).encode()
+    return {**trace_headers, "content-type": _CONTENT_TYPE, "schema-id": codec.schema_id(event_type).encode()}
 
 
 _CONTENT_TYPE = CONTENT_TYPE.encode()
