@@ -29,6 +29,7 @@ class Outcome:
     results: Sequence[Event]
     usage: Usage
     extra: Sequence[Event] = field(default_factory=tuple)  # e.g. AIAuditEvents, routed by type like results
+    error_class: str | None = None  # set when the results report a failure (e.g. an unreadable recording)
 
 
 class Processor(Protocol, Generic[I_contra]):

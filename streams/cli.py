@@ -18,7 +18,7 @@ from rich.live import Live
 from rich.table import Table
 
 from connectors.broker import EmbeddedBroker
-from schemas.models import Event
+from schemas.models import CallAnalysis, Event
 from streams.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -241,6 +241,77 @@ def monitor(
                 live.update(fetch())
         except KeyboardInterrupt:
             pass
+
+
+@app.command()
+def transcribe(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A call recording: WAV, MP3, OGG, ...")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the CallAnalysis JSON the stream would publish.")]
+    = False,
+    agent_channel: Annotated[int, typer.Option(help="Stereo channel carrying the dealership agent.")] = 0,
+    agent_id: Annotated[str | None, typer.Option(help="The agent, as assignee of their action items.")] = None,
+    started_at: Annotated[str | None, typer.Option(help="When the call started (ISO 8601); deadlines such as "
+                                                   "'by Friday' are resolved against it. Default: now.")] = None,
+) -> None:
+    """Transcribe and analyse one call recording here, without a broker (exit code 1 if it cannot be analysed)."""
+    from datetime import datetime
+
+    from streams.pipelines.calls import call_analyzer, recorded_call
+
+    settings = get_settings()
+    event = recorded_call(settings, file.read_bytes(), call_id=file.stem, dealer_id="local", inline_only=True,
+                          agent_channel=agent_channel, agent_id=agent_id,
+                          started_at=datetime.fromisoformat(started_at) if started_at else None)
+    result = call_analyzer(settings).process(event).results[0]
+    assert isinstance(result, CallAnalysis)
+    if as_json:
+        print(result.model_dump_json())
+    else:
+        _print_call(result)
+    raise typer.Exit(1 if result.error else 0)
+
+
+def _print_call(result: CallAnalysis) -> None:
+    if result.error:
+        err.print(f"[red]{result.call_id}: {result.error}[/]")
+        return
+    console.print(f"[bold]{result.call_id}[/]: {result.duration_seconds:.1f} s, language {result.language}, "
+                  f"sentiment {result.sentiment} ({result.sentiment_score:+.2f})")
+    table = Table("start", "speaker", "sentiment", "text")
+    for segment in result.segments:
+        mood = f"{segment.sentiment:+.2f}" + (" [red]stress[/]" if segment.stress else "")
+        table.add_row(f"{segment.start:6.1f}", segment.speaker, mood, segment.text)
+    console.print(table)
+    for item in result.action_items:
+        due = f" by {item.deadline:%a %Y-%m-%d %H:%M} UTC" if item.deadline else ""
+        console.print(f"  [cyan]action[/] ({item.priority}) {item.assignee or 'unassigned'}: {item.task}{due}")
+    console.print(f"[bold]summary[/]: {result.summary}")
+
+
+@app.command(name="publish-call")
+def publish_call(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A call recording.")],
+    dealer: Annotated[str, typer.Option(help="The dealership (tenant).")],
+    call_id: Annotated[str | None, typer.Option(help="Id in the phone system; default the file name.")] = None,
+    agent_channel: Annotated[int, typer.Option(help="Stereo channel carrying the dealership agent.")] = 0,
+    agent_id: Annotated[str | None, typer.Option(help="The dealership agent on the call.")] = None,
+) -> None:
+    """Publish a recording to calls.recorded: inline up to AUTERITY_CALL_INLINE_MAX_BYTES, else via the blob store."""
+    from streams.kafka import producer, send_event
+    from streams.pipelines.calls import recorded_call
+    from streams.runtime import make_codec
+
+    settings = get_settings()
+    event = recorded_call(settings, file.read_bytes(), call_id=call_id or file.stem, dealer_id=dealer,
+                          agent_channel=agent_channel, agent_id=agent_id)
+
+    async def send() -> None:
+        async with producer(settings) as client:
+            await (await send_event(client, make_codec(settings), settings.topics.calls_recorded, event))
+
+    asyncio.run(send())
+    where = event.blob_uri or "inline"
+    console.print(f"published call {event.call_id} ({event.size_bytes} bytes, {where}) as event {event.event_id}")
 
 
 @app.command()

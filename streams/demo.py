@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import os
 import signal
 import struct
@@ -12,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 import zlib
 from collections import Counter
 from contextlib import ExitStack
@@ -52,20 +50,12 @@ def sample_png() -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def sample_wav(seconds: float = 0.5, rate: int = 8000) -> bytes:
-    """A real 8 kHz mono telephony-style WAV of a quiet tone."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(b"".join(struct.pack("<h", 800 if (i // 20) % 2 else -800) for i in range(int(seconds * rate))))
-    return buffer.getvalue()
+SAMPLE_CALL = Path(__file__).with_name("samples") / "service-call.ogg"  # stereo: agent left, customer right
 
 
 def sample_events(settings: Settings, per_topic: int) -> dict[str, list[Event]]:
     topics = settings.topics
-    png, wav = sample_png(), sample_wav()
+    png, call = sample_png(), SAMPLE_CALL.read_bytes()
     batch: dict[str, list[Event]] = {}
     batch[topics.conversations_messages] = [
         ConversationMessage(dealer_id=DEALERS[i % 2], session_id=f"session-{i // 2}", user_id=f"staff-{i}",
@@ -77,8 +67,8 @@ def sample_events(settings: Settings, per_topic: int) -> dict[str, list[Event]]:
                          size_bytes=len(png), source="scanner")
         for i in range(per_topic)]
     batch[topics.calls_recorded] = [
-        CallRecorded(dealer_id=DEALERS[i % 2], call_id=f"call-{i}", content_type="audio/wav", content=wav,
-                     sha256=hashlib.sha256(wav).hexdigest(), size_bytes=len(wav), agent_id=f"bdc-{i % 3}")
+        CallRecorded(dealer_id=DEALERS[i % 2], call_id=f"call-{i}", content_type="audio/ogg", content=call,
+                     sha256=hashlib.sha256(call).hexdigest(), size_bytes=len(call), agent_id=f"bdc-{i % 3}")
         for i in range(per_topic)]
     batch[topics.agents_tasks] = [
         AgentTask(dealer_id=DEALERS[0], task_id=f"task-{i}", workflow_id="wf-demo-1", task_type="company_lookup",
@@ -142,7 +132,7 @@ async def _publish_and_collect(settings: Settings, codec: AvroCodec, per_topic: 
 
 def _describe(event: Event) -> str:
     data = event.model_dump(exclude={"event_id", "occurred_at", "schema_version", "source_event_id", "original_value",
-                                     "original_headers", "original_key", "content"})
+                                     "original_headers", "original_key", "content", "segments", "words"})
     return ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, [], {}, "", 0, 0.0))[:150]
 
 

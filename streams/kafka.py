@@ -20,7 +20,7 @@ from streams.tracing import new_trace_headers
 @asynccontextmanager
 async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
     client = AIOKafkaProducer(bootstrap_servers=settings.bootstrap(), acks="all", linger_ms=5,
-                              **settings.kafka_security())
+                              max_request_size=settings.max_message_bytes, **settings.kafka_security())
     await client.start()
     try:
         yield client

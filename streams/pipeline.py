@@ -223,7 +223,8 @@ class ProcessorStep(Generic[E]):
             model=usage.model if usage else "unknown", provider=usage.provider if usage else "unknown",
             input_tokens=usage.input_tokens if usage else 0, output_tokens=usage.output_tokens if usage else 0,
             cost_usd=usage.cost_usd if usage else 0.0, latency_ms=(time.perf_counter() - started) * 1000.0,
-            success=error is None, error_class=type(error).__name__ if error else None,
+            success=error is None and not (outcome and outcome.error_class),
+            error_class=type(error).__name__ if error else outcome.error_class if outcome else None,
         )
         await publish(self.runtime, outbox, metric, trace_headers)
 
@@ -297,9 +298,12 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
     """One pipeline's consumer loop: fetch a batch and handle it while the previous batch is being finished
     (its outputs acknowledged, then its event ids changelogged, then its offsets committed, in that order)."""
 
-    def __init__(self, runtime: Runtime, handler: RecordHandler[Any]) -> None:
+    def __init__(self, runtime: Runtime, handler: RecordHandler[Any], batch_max_records: int | None = None,
+                 max_poll_interval_s: float = 300.0) -> None:
         self.runtime, self.handler = runtime, handler
         settings = runtime.settings
+        self.batch_max_records = batch_max_records or settings.batch_max_records
+        self.max_poll_interval_s = max_poll_interval_s
         self.group_id = f"{settings.app_id}-{handler.name}"
         self.dedup = DedupStore(f"{self.group_id}-processed-changelog", settings.dedup_retention_hours * 3600)
         self._lock = asyncio.Lock()
@@ -324,7 +328,8 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap(), group_id=self.group_id, enable_auto_commit=False,
             auto_offset_reset="earliest", fetch_max_wait_ms=settings.fetch_max_wait_ms,
-            max_poll_records=settings.batch_max_records, session_timeout_ms=int(settings.session_timeout_s * 1000),
+            max_poll_records=self.batch_max_records, max_poll_interval_ms=int(self.max_poll_interval_s * 1000),
+            session_timeout_ms=int(settings.session_timeout_s * 1000),
             rebalance_timeout_ms=int(settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000), **settings.kafka_security())
         await consumer.start()
@@ -333,7 +338,7 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         next_prune = time.monotonic() + 60
         try:
             while True:
-                batch = await consumer.getmany(timeout_ms=200, max_records=settings.batch_max_records)
+                batch = await consumer.getmany(timeout_ms=200, max_records=self.batch_max_records)
                 async with self._lock:
                     if not batch:
                         await self._settle()  # idle: finish what is in flight now rather than later
@@ -392,7 +397,8 @@ class PipelineHost(Service):
                       settings.dedup_retention_hours) for p in self.pipelines])
         self.producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap(), acks="all",
                                          linger_ms=settings.producer_linger_ms, max_batch_size=262_144,
-                                         enable_idempotence=False, **settings.kafka_security())
+                                         max_request_size=settings.max_message_bytes, enable_idempotence=False,
+                                         **settings.kafka_security())
         await self.producer.start()
         for pipeline in self.pipelines:
             self.add_future(self._supervise(pipeline))
@@ -415,11 +421,15 @@ class PipelineHost(Service):
             await self.producer.stop()
 
 
-def wire_processor(runtime: Runtime, name: str, source: str, input_type: type[E],
-                   processor: Processor[E]) -> BatchPipeline:
-    """The declarative line each ``streams/pipelines/<job>.py`` uses."""
+def wire_processor(runtime: Runtime, name: str, source: str, input_type: type[E], processor: Processor[E],
+                   batch_max_records: int | None = None, max_poll_interval_s: float = 300.0) -> BatchPipeline:
+    """The declarative line each ``streams/pipelines/<job>.py`` uses.
+
+    Slow processors (ASR, OCR) take small batches and a long ``max_poll_interval_s``: a batch is handled
+    before the next poll, and the group would otherwise evict a worker busy with a long recording.
+    """
     handler = RecordHandler(runtime, name, source, input_type, ProcessorStep(runtime, name, processor))
-    pipeline = BatchPipeline(runtime, handler)
+    pipeline = BatchPipeline(runtime, handler, batch_max_records, max_poll_interval_s)
     runtime.pipeline_host().pipelines.append(pipeline)
     return pipeline
 

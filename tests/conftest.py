@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -123,3 +124,19 @@ def start_worker(namespace: Namespace, tmp_path: Path) -> Iterator[object]:
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture(scope="session")
+def call_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The synthesised call corpus (espeak-ng + sox), built once per session: name -> BuiltCall."""
+    from tests.calls_corpus import build_all
+
+    return {built.call.name: built for built in build_all(tmp_path_factory.mktemp("calls"))}
+
+
+@pytest.fixture(scope="session")
+def call_analyzer() -> Any:
+    """The calls processor with the default engine (faster-whisper, tiny.en), loaded once per session."""
+    from streams.pipelines.calls import call_analyzer
+
+    return call_analyzer(Settings())

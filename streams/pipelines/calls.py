@@ -1,12 +1,58 @@
-"""calls.recorded -> calls.analyzed."""
+"""calls.recorded -> calls.analyzed: faster-whisper (or WhisperX) transcription, then call analysis."""
 
 from __future__ import annotations
 
-from processors.placeholder import PlaceholderCallAnalyzer
+import hashlib
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from connectors.blobstore import LocalBlobStore
+from processors.asr import EngineConfig, load_engine
+from processors.calls import CallAnalyzer
 from schemas.models import CallRecorded
 from streams.pipeline import wire_processor
 from streams.runtime import Runtime
+from streams.settings import Settings
+
+
+def call_analyzer(settings: Settings) -> CallAnalyzer:
+    """The calls processor as the settings configure it (the worker and `auterity transcribe` share it)."""
+    asr = settings.asr
+    config = EngineConfig(**asr.model_dump(exclude={"max_duration_s"}))
+    store = LocalBlobStore(Path(settings.blob_dir), settings.blob_max_bytes)
+    return CallAnalyzer(partial(load_engine, config), asr.max_duration_s, store.fetch)
 
 
 def wire(runtime: Runtime) -> None:
-    wire_processor(runtime, "calls", runtime.settings.topics.calls_recorded, CallRecorded, PlaceholderCallAnalyzer())
+    settings = runtime.settings
+    # One call per batch: a long recording must not hold a batch of others hostage, and the poll interval
+    # covers the longest call allowed (transcription runs at a fraction of real time).
+    wire_processor(runtime, "calls", settings.topics.calls_recorded, CallRecorded, call_analyzer(settings),
+                   batch_max_records=1, max_poll_interval_s=max(300.0, settings.asr.max_duration_s))
+
+
+def recorded_call(settings: Settings, data: bytes, *, call_id: str, dealer_id: str, content_type: str | None = None,
+                  inline_only: bool = False, **fields: Any) -> CallRecorded:
+    """A CallRecorded for a recording: inline up to ``call_inline_max_bytes``, else stored in the blob store."""
+    digest = hashlib.sha256(data).hexdigest()
+    kind = content_type or sniff_content_type(data)
+    if inline_only or len(data) <= settings.call_inline_max_bytes:
+        return CallRecorded(dealer_id=dealer_id, call_id=call_id, content_type=kind, content=data, sha256=digest,
+                            size_bytes=len(data), **fields)
+    blob = LocalBlobStore(Path(settings.blob_dir), settings.blob_max_bytes).put(data)
+    return CallRecorded(dealer_id=dealer_id, call_id=call_id, content_type=kind, blob_uri=blob.uri,
+                        sha256=blob.sha256, size_bytes=blob.size_bytes, **fields)
+
+
+def sniff_content_type(data: bytes) -> str:
+    """The MIME type of common recording formats, from their first bytes."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data[:4] == b"OggS":
+        return "audio/ogg"
+    if data[:3] == b"ID3" or data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return "audio/mpeg"
+    if data[:4] == b"fLaC":
+        return "audio/flac"
+    return "application/octet-stream"
