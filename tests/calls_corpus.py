@@ -260,15 +260,15 @@ def build(call: Call, out_dir: Path) -> BuiltCall:
         left, right = (agent, customer) if call.agent_channel == 0 else (customer, agent)
         mixed = Path(tmp, "mixed.wav")
         # -M merges the parties onto their own channels (stereo); -m mixes them into one (mono).
-        subprocess.run(["sox", "-M" if call.stereo else "-m", str(left), str(right), str(mixed)], check=True)
+        subprocess.run(["sox", "-R", "-M" if call.stereo else "-m", str(left), str(right), str(mixed)], check=True)
         if call.noise:  # line hiss: white noise as long as the call, mixed under it
             noise, noisy = Path(tmp, "noise.wav"), Path(tmp, "noisy.wav")
-            subprocess.run(["sox", str(mixed), str(noise), "synth", "whitenoise", "vol", "0.015"], check=True)
-            subprocess.run(["sox", "-m", str(mixed), str(noise), str(noisy)], check=True)
+            subprocess.run(["sox", "-R", str(mixed), str(noise), "synth", "whitenoise", "vol", "0.015"], check=True)
+            subprocess.run(["sox", "-R", "-m", str(mixed), str(noise), str(noisy)], check=True)
             mixed = noisy
         effects = ["sinc", "300-3400"] if call.phone_band else []
         encoding = ["-e", "mu-law"] if call.fmt == "mulaw" else []
-        subprocess.run(["sox", str(mixed), *encoding, "-r", str(call.rate), str(path), *effects, "rate", "-v",
+        subprocess.run(["sox", "-R", str(mixed), *encoding, "-r", str(call.rate), str(path), *effects, "rate", "-v",
                         str(call.rate)], check=True)
     return BuiltCall(call, path, cursor / RATE, times)
 

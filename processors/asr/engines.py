@@ -99,7 +99,8 @@ class FasterWhisperEngine:
         with self._lock:
             segments, info = self._whisper.transcribe(
                 samples, language="en" if english_only else None, beam_size=self.config.beam_size,
-                vad_filter=self.config.vad, word_timestamps=True, condition_on_previous_text=False)
+                vad_filter=self.config.vad, word_timestamps=True, condition_on_previous_text=False,
+                temperature=0.0)  # no sampling fallback: a redelivered call gets the same transcript
             recognized = [
                 RecognizedSegment(round(s.start, 3), round(s.end, 3), s.text.strip(),
                                   [RecognizedWord(w.word.strip(), round(w.start, 3), round(w.end, 3),

@@ -39,24 +39,28 @@ def test_calls_inline_and_through_the_blob_store(namespace: Namespace, start_wor
     stored = recorded_call(settings, sales.path.read_bytes(), call_id="sales-follow-up", dealer_id=DEALER,
                            agent_id="bdc-3")
     corrupt = recorded_call(settings, b"\x00\x01garbage" * 500, call_id="corrupt", dealer_id=DEALER)
+    noisy = call_corpus["billing-dispute"]  # 1.9 MB WAV: just under the inline limit, over Kafka's default 1 MB
+    large_inline = recorded_call(settings, noisy.path.read_bytes(), call_id="billing-dispute", dealer_id=DEALER)
     tampered = recorded_call(settings, sales.path.read_bytes(), call_id="tampered", dealer_id=DEALER)
     tampered.sha256 = "f" * 64
     assert inline.content is not None and inline.content_type == "audio/mpeg"
     assert stored.content is None and stored.blob_uri and stored.content_type == "audio/wav"
-    publish(settings, topics.calls_recorded, [inline, stored, corrupt, tampered])
+    assert large_inline.content is not None and large_inline.size_bytes > 1_800_000
+    publish(settings, topics.calls_recorded, [inline, stored, large_inline, corrupt, tampered])
 
     records = collect(settings, [topics.calls_analyzed, topics.metrics_events, topics.calls_recorded + ".dlq"],
-                      until=lambda rs: sum(r.topic == topics.calls_analyzed for r in rs) >= 3
+                      until=lambda rs: sum(r.topic == topics.calls_analyzed for r in rs) >= 4
                       and any(r.topic.endswith(".dlq") for r in rs), timeout_s=120, settle_s=1.0)
     results = {r.call_id: r for r in decoded(records, topics.calls_analyzed)}
-    assert set(results) == {"lease-end", "sales-follow-up", "corrupt"}
-    for call_id, built in (("lease-end", lease), ("sales-follow-up", sales)):
+    assert set(results) == {"lease-end", "sales-follow-up", "billing-dispute", "corrupt"}
+    for call_id, built in (("lease-end", lease), ("sales-follow-up", sales), ("billing-dispute", noisy)):
         result: CallAnalysis = results[call_id]
         assert result.error is None and result.processor == "asr.calls"
         assert {s.speaker for s in result.segments} == {"agent", "customer"}
         assert result.duration_seconds and abs(result.duration_seconds - built.duration_s) < 0.3
-        assert result.action_items and result.summary
+        assert result.summary and result.transcript.startswith("Agent: ")
     assert results["lease-end"].segments[0].speaker == "agent"  # the agent is on the right channel of this one
+    assert any(a.assignee == "bdc-2" and "email" in a.task.lower() for a in results["lease-end"].action_items)
     assert any(a.assignee == "bdc-3" and "quote" in a.task.lower() for a in results["sales-follow-up"].action_items)
     assert results["corrupt"].error and results["corrupt"].error.startswith("not a readable audio file")
 
