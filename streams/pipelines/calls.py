@@ -20,8 +20,11 @@ def call_analyzer(settings: Settings) -> CallAnalyzer:
     """The calls processor as the settings configure it (the worker and `auterity transcribe` share it)."""
     asr = settings.asr
     config = EngineConfig(**asr.model_dump(exclude={"max_duration_s"}))
-    store = LocalBlobStore(Path(settings.blob_dir), settings.blob_max_bytes)
-    return CallAnalyzer(partial(load_engine, config), asr.max_duration_s, store.fetch)
+    return CallAnalyzer(partial(load_engine, config), asr.max_duration_s, blob_store(settings).fetch)
+
+
+def blob_store(settings: Settings) -> LocalBlobStore:
+    return LocalBlobStore(Path(settings.blob_dir), settings.blob_max_bytes)
 
 
 def wire(runtime: Runtime) -> None:
@@ -40,7 +43,7 @@ def recorded_call(settings: Settings, data: bytes, *, call_id: str, dealer_id: s
     if inline_only or len(data) <= settings.call_inline_max_bytes:
         return CallRecorded(dealer_id=dealer_id, call_id=call_id, content_type=kind, content=data, sha256=digest,
                             size_bytes=len(data), **fields)
-    blob = LocalBlobStore(Path(settings.blob_dir), settings.blob_max_bytes).put(data)
+    blob = blob_store(settings).put(data)
     return CallRecorded(dealer_id=dealer_id, call_id=call_id, content_type=kind, blob_uri=blob.uri,
                         sha256=blob.sha256, size_bytes=blob.size_bytes, **fields)
 
