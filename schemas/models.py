@@ -189,6 +189,9 @@ class RequirementAnalysis(ResultEvent):
     success_criteria: list[str] = []
     confidence: float = 0.0
     workflow_id: str | None = None
+    language: str | None = None
+    injection_suspected: bool = False
+    error: str | None = None
 
 
 class WorkflowTrigger(Record):
@@ -220,6 +223,29 @@ class GeneratedWorkflow(ResultEvent):
     valid: bool = False
     validation_errors: list[str] = []
     estimated_cost_usd: float = 0.0
+    template_id: str | None = None
+    changes: list[str] = []
+    phases: list[list[str]] = []
+    estimated_saving_usd: float = 0.0
+
+
+class DebugFinding(Record):
+    step_id: str | None = None
+    severity: str
+    problem: str
+    suggestion: str = ""
+
+
+class DebugAnalysis(ResultEvent):
+    schema_name = "DebugAnalysis"
+    key_field = "session_id"
+
+    session_id: str
+    workflow_id: str | None = None
+    version: int = 0
+    findings: list[DebugFinding] = []
+    failed_steps: list[str] = []
+    summary: str = ""
 
 
 class UIComponent(Record):
@@ -448,7 +474,7 @@ class DeadLetter(Event):
 EVENT_MODELS: dict[str, type[Event]] = {
     model.schema_name: model
     for model in (
-        ConversationMessage, RequirementAnalysis, GeneratedWorkflow, GeneratedInterface,
+        ConversationMessage, RequirementAnalysis, GeneratedWorkflow, GeneratedInterface, DebugAnalysis,
         DocumentReceived, DocumentAnalysis, CallRecorded, CallAnalysis, AgentTask, TaskResult,
         WorkflowResult, AIOperationMetric, AIAuditEvent, Alert, DeadLetter,
     )

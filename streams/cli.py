@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
 import time
@@ -18,7 +19,8 @@ from rich.live import Live
 from rich.table import Table
 
 from connectors.broker import EmbeddedBroker
-from schemas.models import CallAnalysis, Event
+from schemas.errors import InvalidEvent
+from schemas.models import CallAnalysis, ConversationMessage, Event, GeneratedWorkflow, RequirementAnalysis
 from streams.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -262,7 +264,9 @@ def transcribe(
     event = recorded_call(settings, file.read_bytes(), call_id=file.stem, dealer_id="local", inline_only=True,
                           agent_channel=agent_channel, agent_id=agent_id,
                           started_at=datetime.fromisoformat(started_at) if started_at else None)
-    result = call_analyzer(settings).process(event).results[0]
+    analyzer = call_analyzer(settings)
+    outcome = analyzer.process(event)
+    result = (asyncio.run(outcome) if inspect.isawaitable(outcome) else outcome).results[0]
     assert isinstance(result, CallAnalysis)
     if as_json:
         print(result.model_dump_json())
@@ -286,6 +290,81 @@ def _print_call(result: CallAnalysis) -> None:
         due = f" by {item.deadline:%a %Y-%m-%d %H:%M} UTC" if item.deadline else ""
         console.print(f"  [cyan]action[/] ({item.priority}) {item.assignee or 'unassigned'}: {item.task}{due}")
     console.print(f"[bold]summary[/]: {result.summary}")
+
+
+def _analyze_locally(text: str, dealer: str, session: str, role: str | None) -> tuple[Any, RequirementAnalysis]:
+    """Analyse one message as the requirements pipeline would, with an in-memory session."""
+    from processors.ports import MemoryContextStore
+    from streams.pipelines.conversations import requirement_analyzer
+
+    settings = get_settings()
+    event = ConversationMessage(dealer_id=dealer, session_id=session, user_id="cli", user_role=role, text=text)
+    try:
+        outcome = asyncio.run(requirement_analyzer(settings, MemoryContextStore()).process(event))
+    except InvalidEvent as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    analysis = outcome.results[0]
+    assert isinstance(analysis, RequirementAnalysis)
+    return settings, analysis
+
+
+@app.command()
+def analyze(
+    text: Annotated[str, typer.Argument(help="What a staff member typed into the chat builder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the RequirementAnalysis JSON the stream would "
+                                          "publish.")] = False,
+    dealer: Annotated[str, typer.Option(help="Dealer id (tenant): its PII and model policies apply.")] = "local",
+    role: Annotated[str | None, typer.Option(help="The user's role, for the model-access policy.")] = None,
+) -> None:
+    """Analyse one chat request here, without a broker (exit code 1 if it cannot be analysed)."""
+    _, analysis = _analyze_locally(text, dealer, "cli", role)
+    if as_json:
+        print(analysis.model_dump_json())
+    else:
+        console.print(f"intent [bold]{analysis.intent}[/] ({analysis.confidence:.2f}), domain "
+                      f"[bold]{analysis.business_domain}[/]" + (f" [red]{analysis.error}[/]" if analysis.error else ""))
+        for entity in analysis.entities:
+            console.print(f"  [cyan]{entity.type}[/] {entity.value} -> {entity.normalized}")
+        for label, items in (("requirement", analysis.requirements), ("constraint", analysis.constraints),
+                             ("success", analysis.success_criteria)):
+            for item in items:
+                console.print(f"  [green]{label}[/] {item}")
+    raise typer.Exit(1 if analysis.error else 0)
+
+
+@app.command()
+def generate(
+    text: Annotated[str, typer.Argument(help="What a staff member typed into the chat builder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the events the stream would publish on "
+                                          "workflows.generated (a JSON array: the workflow, then its interface).")]
+    = False,
+    dealer: Annotated[str, typer.Option(help="Dealer id (tenant).")] = "local",
+    role: Annotated[str | None, typer.Option(help="The user's role, for the model-access policy.")] = None,
+) -> None:
+    """Analyse a chat request and generate its workflow here, without a broker (exit code 1 if invalid)."""
+    from processors.ports import MemoryContextStore
+    from streams.pipelines.conversations import workflow_generator
+
+    settings, analysis = _analyze_locally(text, dealer, "cli", role)
+    results = workflow_generator(settings, MemoryContextStore()).process(analysis).results
+    workflow = results[0]
+    if as_json:
+        print("[" + ",".join(r.model_dump_json() for r in results) + "]")
+    elif isinstance(workflow, GeneratedWorkflow):
+        state = "[green]valid[/]" if workflow.valid else "[red]invalid[/]"
+        console.print(f"[bold]{workflow.name}[/] v{workflow.version} ({state}, template {workflow.template_id}, "
+                      f"~${workflow.estimated_cost_usd:.4f}/run)")
+        table = Table("phase", "step", "type", "inputs", "depends on")
+        phase_of = {step: i for i, phase in enumerate(workflow.phases) for step in phase}
+        for step in sorted(workflow.steps, key=lambda s: phase_of.get(s.step_id, 99)):
+            table.add_row(str(phase_of.get(step.step_id, "-")), step.step_id, step.type.value,
+                          ", ".join(f"{k}={v}" for k, v in step.inputs.items()), ", ".join(step.depends_on))
+        console.print(table)
+        for line in [*workflow.changes, *workflow.validation_errors]:
+            console.print(f"  {line}")
+    invalid = isinstance(workflow, GeneratedWorkflow) and not workflow.valid
+    raise typer.Exit(1 if invalid else 0)
 
 
 @app.command(name="publish-call")

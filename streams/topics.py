@@ -17,6 +17,7 @@ from schemas.models import (
     CallRecorded,
     ConversationMessage,
     DeadLetter,
+    DebugAnalysis,
     DocumentAnalysis,
     DocumentReceived,
     Event,
@@ -41,6 +42,7 @@ class TopicSpec:
     retention_hours: float
     inbound: bool = False  # published by dealership systems (the demo and `publish` target these)
     max_message_bytes: int = 1_048_588  # Kafka's default; the registry sets AUTERITY_MAX_MESSAGE_BYTES
+    compacted: bool = False  # a table's changelog: the latest value per key is kept, whatever its age
 
     @property
     def dlq(self) -> str:
@@ -48,6 +50,8 @@ class TopicSpec:
 
     @property
     def config(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact", "max.message.bytes": str(self.max_message_bytes)}
         return {"retention.ms": str(int(self.retention_hours * 3600 * 1000)),
                 "max.message.bytes": str(self.max_message_bytes)}
 
@@ -67,7 +71,8 @@ class TopicRegistry:
             TopicSpec(names.calls_recorded, (CallRecorded,), parts, hours, inbound=True),
             TopicSpec(names.agents_tasks, (AgentTask,), parts, hours, inbound=True),
             TopicSpec(names.conversations_analyzed, (RequirementAnalysis,), parts, hours),
-            TopicSpec(names.workflows_generated, (GeneratedWorkflow, GeneratedInterface), parts, hours),
+            TopicSpec(names.workflows_generated, (GeneratedWorkflow, GeneratedInterface, DebugAnalysis), parts,
+                      hours),
             TopicSpec(names.documents_analyzed, (DocumentAnalysis,), parts, hours),
             TopicSpec(names.calls_analyzed, (CallAnalysis,), parts, hours),
             TopicSpec(names.agents_results, (TaskResult, WorkflowResult), parts, hours),

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -50,14 +51,19 @@ class Namespace:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {**os.environ, "AUTERITY_BOOTSTRAP_SERVERS": self.bootstrap, "AUTERITY_APP_ID": f"{self.prefix}-app",
-               "AUTERITY_LOG_LEVEL": "info", "PYTHONPATH": str(ROOT)}
+               "AUTERITY_LOG_LEVEL": "info", "PYTHONPATH": str(ROOT), "AUTERITY_VECTOR_URI": self.vector_uri}
         env.update({f"AUTERITY_TOPICS__{k.upper()}": v for k, v in self.topics.model_dump().items()})
         env.update(extra)
         return env
 
+    @property
+    def vector_uri(self) -> str:
+        """milvus-lite allows one process per path: each namespace (and its worker) gets its own."""
+        return str(Path(tempfile.gettempdir()) / "auterity-tests" / self.prefix / "milvus.db")
+
     def settings(self, **overrides: object) -> Settings:
         return Settings(bootstrap_servers=self.bootstrap, app_id=f"{self.prefix}-app", topics=self.topics,
-                        **overrides)  # type: ignore[arg-type]
+                        **{"vector_uri": self.vector_uri, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -140,3 +146,34 @@ def call_analyzer() -> Any:
     from streams.pipelines.calls import call_analyzer
 
     return call_analyzer(Settings())
+
+
+@pytest.fixture(scope="session")
+def conversation_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the conversations processors: the offline router, a private milvus-lite path."""
+    return Settings(vector_uri=str(tmp_path_factory.mktemp("milvus") / "templates.db"))
+
+
+@pytest.fixture
+def analyze(conversation_settings: Settings) -> Any:
+    """``await analyze(text, session=..., store=...)``: the requirements processor on one message."""
+    from processors.ports import MemoryContextStore
+    from schemas.models import ConversationMessage
+    from streams.pipelines.conversations import requirement_analyzer
+
+    sessions = MemoryContextStore()
+
+    async def run(text: str, session: str = "s1", dealer: str = "d1", role: str | None = None) -> Any:
+        event = ConversationMessage(dealer_id=dealer, session_id=session, user_id="u1", user_role=role, text=text)
+        return await requirement_analyzer(conversation_settings, sessions).process(event)
+
+    return run
+
+
+@pytest.fixture
+def generator(conversation_settings: Settings) -> Any:
+    """The workflow generator with an empty workflows table."""
+    from processors.ports import MemoryContextStore
+    from streams.pipelines.conversations import workflow_generator
+
+    return workflow_generator(conversation_settings, MemoryContextStore())

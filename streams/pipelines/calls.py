@@ -10,17 +10,26 @@ from typing import Any
 from connectors.blobstore import LocalBlobStore
 from processors.asr import EngineConfig, load_engine
 from processors.calls import CallAnalyzer
+from processors.calls.insights import LlmCallAnalyzer, extractive_insights
 from schemas.models import CallRecorded
+from streams.llm import llm_client
 from streams.pipeline import wire_processor
 from streams.runtime import Runtime
 from streams.settings import Settings
 
 
-def call_analyzer(settings: Settings) -> CallAnalyzer:
-    """The calls processor as the settings configure it (the worker and `auterity transcribe` share it)."""
+def call_analyzer(settings: Settings) -> CallAnalyzer | LlmCallAnalyzer:
+    """The calls processor as the settings configure it (the worker and `auterity transcribe` share it): with
+    ``AUTERITY_LLM__CALLS_GROUP`` set, the LLM adds action items and writes the summary."""
     asr = settings.asr
     config = EngineConfig(**asr.model_dump(exclude={"max_duration_s"}))
-    return CallAnalyzer(partial(load_engine, config), asr.max_duration_s, blob_store(settings).fetch)
+    calls = CallAnalyzer(partial(load_engine, config), asr.max_duration_s, blob_store(settings).fetch)
+    if settings.llm.calls_group is None:
+        return calls
+    from streams.pipelines.conversations import policy_for
+
+    llm = llm_client(settings, call_insights=extractive_insights)
+    return LlmCallAnalyzer(calls, llm, settings.llm.calls_group, lambda dealer: policy_for(settings, dealer))
 
 
 def blob_store(settings: Settings) -> LocalBlobStore:

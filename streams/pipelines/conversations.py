@@ -1,16 +1,87 @@
-"""conversations.messages -> conversations.analyzed -> workflows.generated."""
+"""conversations.messages -> conversations.analyzed -> workflows.generated.
+
+Requirement analysis runs many sessions at once (a session's messages stay in order) so the local model can
+batch their embeddings and a hosted LLM's latency overlaps; each session's context is a table. Generation keeps
+each session's workflows and versions in a second table, partitioned the same way.
+"""
 
 from __future__ import annotations
 
-from processors.placeholder import PlaceholderRequirementAnalyzer, PlaceholderWorkflowGenerator
+from dataclasses import dataclass
+
+from connectors.embeddings import MiniLmEmbedder, load_embedder
+from connectors.llm import LlmClient
+from connectors.vectors import MilvusVectorStore
+from processors.nlp import RequirementAnalyzer
+from processors.nlp.rules import RuleBasedAnalyst
+from processors.ports import ContextStore
+from processors.privacy import PiiType, PrivacyPolicy
+from processors.workflows.generate import WorkflowGenerator
 from schemas.models import ConversationMessage, RequirementAnalysis
-from streams.pipeline import wire_processor
+from streams.failures import FailureIndex
+from streams.llm import llm_client
+from streams.pipeline import table, wire_processor
 from streams.runtime import Runtime
+from streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class ConversationServices:
+    """What both processors share, loaded once per process."""
+
+    embedder: MiniLmEmbedder
+    llm: LlmClient
+    vectors: MilvusVectorStore
+
+
+_SERVICES: dict[tuple[str | None, ...], ConversationServices] = {}
+
+
+def services(settings: Settings) -> ConversationServices:
+    """The shared services for these settings, built on first use (a worker and the CLI build them once)."""
+    key = (settings.embedding_model_dir, settings.model_cache_dir, str(settings.embedding_threads),
+           settings.llm.config, settings.vector_uri)
+    if key not in _SERVICES:
+        _SERVICES[key] = _build_services(settings)
+    return _SERVICES[key]
+
+
+def _build_services(settings: Settings) -> ConversationServices:
+    embedder = load_embedder(settings.embedding_model_dir, settings.model_cache_dir, settings.embedding_threads)
+    analyst = RuleBasedAnalyst(embedder)
+    llm = llm_client(settings, requirement_analysis=analyst.answer)
+    token = settings.vector_token.get_secret_value() if settings.vector_token else None
+    return ConversationServices(embedder, llm, MilvusVectorStore(settings.vector_uri, embedder.dimension, token))
+
+
+def policy_for(settings: Settings, dealer_id: str) -> PrivacyPolicy:
+    """The dealer's PII policy: the types listed in AUTERITY_PII_POLICY, or all of them."""
+    types = settings.pii_policy.get(dealer_id)
+    return PrivacyPolicy() if types is None else PrivacyPolicy(redact=frozenset(PiiType(t) for t in types))
+
+
+def requirement_analyzer(settings: Settings, sessions: ContextStore) -> RequirementAnalyzer:
+    return RequirementAnalyzer(services(settings).llm, sessions, lambda dealer: policy_for(settings, dealer),
+                               group=settings.llm.analysis_group)
+
+
+def workflow_generator(settings: Settings, workflows: ContextStore,
+                       failures: FailureIndex | None = None) -> WorkflowGenerator:
+    shared = services(settings)
+    generator = WorkflowGenerator(shared.embedder, shared.vectors, workflows, shared.llm.config.price_per_token,
+                                  allowed_hosts=frozenset(settings.allowed_hosts))
+    if failures is not None:
+        generator.error_context = failures.context
+    return generator
 
 
 def wire(runtime: Runtime) -> None:
-    topics = runtime.settings.topics
+    settings, topics = runtime.settings, runtime.settings.topics
+    sessions = table(runtime, "sessions", topics.conversations_messages)
     wire_processor(runtime, "requirements", topics.conversations_messages, ConversationMessage,
-                   PlaceholderRequirementAnalyzer())
+                   requirement_analyzer(settings, sessions), concurrency=64, stores=[sessions])
+    workflows = table(runtime, "workflows", topics.conversations_analyzed)
+    failures = FailureIndex(settings, runtime.codec)
+    runtime.pipeline_host().followers.append(failures.run)
     wire_processor(runtime, "workflows", topics.conversations_analyzed, RequirementAnalysis,
-                   PlaceholderWorkflowGenerator())
+                   workflow_generator(settings, workflows, failures), stores=[workflows])

@@ -67,17 +67,17 @@ def test_event_reaches_every_downstream_topic_with_its_trace(namespace: Namespac
                                        key=message.key().encode(), headers=list(trace_headers.items()))
 
     asyncio.run(send())
-    wanted = [topics.conversations_analyzed, topics.workflows_generated, topics.metrics_events]
-    records = collect(settings, wanted, lambda rs: len(rs) >= 4)
+    wanted = [topics.conversations_analyzed, topics.workflows_generated, topics.metrics_events, topics.audit_events]
+    records = collect(settings, wanted, lambda rs: len(rs) >= 6)  # workflow + interface, two metrics, an audit
     by_topic: dict[str, list[Any]] = {}
     for record in records:
         by_topic.setdefault(record.topic, []).append(record)
     analysis = CODEC.decode(by_topic[topics.conversations_analyzed][0].value)
     assert isinstance(analysis, RequirementAnalysis)
-    assert analysis.source_event_id == message.event_id and analysis.processor == "placeholder"
+    assert analysis.source_event_id == message.event_id and analysis.processor == "nlp.requirements"
     workflow = CODEC.decode(by_topic[topics.workflows_generated][0].value)
     assert isinstance(workflow, GeneratedWorkflow) and workflow.source_event_id == analysis.event_id
-    assert not workflow.valid and "placeholder" in workflow.validation_errors[0]
+    assert workflow.valid and workflow.workflow_id == analysis.workflow_id
     operations = {CODEC.decode(r.value).operation_type for r in by_topic[topics.metrics_events]}
     assert operations == {"requirement_analysis", "workflow_generation"}
     for record in records:  # one trace from the publisher to every output, each hop its own span

@@ -1,0 +1,78 @@
+"""Nearest-exemplar classification of a message embedding, plus cue words.
+
+Each label has labelled exemplar sentences (``data/exemplars.yaml``), embedded once. A message scores, per label,
+the mean cosine similarity of its three nearest exemplars, plus a bonus for the label's cue words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+
+from processors.ports import Embedder
+
+EXEMPLARS = Path(__file__).with_name("data") / "exemplars.yaml"
+NEAREST = 3
+CUE_BONUS = 0.06
+MAX_CUES = 3
+
+
+@dataclass(frozen=True)
+class Scored:
+    label: str
+    confidence: float  # softmax share of the best label
+    scores: Mapping[str, float]
+
+
+class ExemplarClassifier:
+    """One vocabulary (intents or domains): exemplar embeddings and cue patterns per label."""
+
+    def __init__(self, labels: Mapping[str, Mapping[str, Any]], embedder: Embedder) -> None:
+        self.labels = list(labels)
+        texts = [(label, str(t)) for label, data in labels.items() for t in data["exemplars"]]
+        vectors = embedder.embed([t for _, t in texts])
+        self._matrices = {label: vectors[[i for i, (owner, _) in enumerate(texts) if owner == label]]
+                          for label in self.labels}
+        self._cues = {label: _cue_pattern(data.get("cues", [])) for label, data in labels.items()}
+
+    def similarities(self, vector: NDArray[np.float32]) -> dict[str, float]:
+        result: dict[str, float] = {}
+        for label, matrix in self._matrices.items():
+            sims = matrix @ vector
+            top = np.sort(sims)[-NEAREST:]
+            result[label] = float(top.mean())
+        return result
+
+    def cue_hits(self, text: str) -> dict[str, int]:
+        return {label: len(pattern.findall(text)) if pattern else 0 for label, pattern in self._cues.items()}
+
+    def classify(self, vector: NDArray[np.float32], text: str,
+                 adjust: Mapping[str, float] | None = None) -> Scored:
+        hits = self.cue_hits(text)
+        scores = {label: sim + CUE_BONUS * min(hits[label], MAX_CUES) + (adjust or {}).get(label, 0.0)
+                  for label, sim in self.similarities(vector).items()}
+        best = max(scores, key=lambda label: scores[label])
+        values = np.array(list(scores.values()))
+        shares = np.exp((values - values.max()) / 0.04)
+        return Scored(best, float(shares.max() / shares.sum()), scores)
+
+
+def _cue_pattern(cues: Sequence[str]) -> re.Pattern[str] | None:
+    if not cues:
+        return None
+    alternation = "|".join(re.escape(c.lower()) for c in sorted(cues, key=len, reverse=True))
+    return re.compile(r"(?<![\w])(" + alternation + r")(?![\w])", re.IGNORECASE)
+
+
+@cache
+def load_exemplars(path: Path = EXEMPLARS) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    return data
