@@ -395,7 +395,7 @@ def publish_call(
 
 @app.command()
 def demo(
-    per_topic: Annotated[int, typer.Option(help="Sample events per inbound topic.")] = 5,
+    per_topic: Annotated[int, typer.Option(help="Sample events per inbound topic.")] = 6,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every result.")] = 120.0,
 ) -> None:
     """Start what is needed, publish a sample batch to every inbound topic, show results and the monitoring

@@ -30,12 +30,13 @@ from streams.settings import Settings
 from streams.topics import TopicRegistry, dlq_topic, ensure_topics
 
 DEALERS = ("dealer-riverside-ford", "dealer-lakeside-toyota")
-REQUESTS = (
-    "Text service customers a reminder 30 days before their next oil change is due",
+REQUESTS = (  # two per chat session: the second message of the first session changes its workflow
+    "Send a review request by email two days after a vehicle is delivered",
+    "Make it 5 days instead",
     "When a web lead for a used F-150 comes in, email the customer within 5 minutes and create a CRM task",
     "Call back every missed call from the service line within one business hour",
-    "Send a review request two days after a vehicle is delivered",
-    "Make it 5 days instead",
+    "Text service customers a reminder 30 days before their next oil change is due",
+    "Why didn't the oil change reminders go out yesterday?",
 )
 
 
@@ -58,7 +59,7 @@ def sample_events(settings: Settings, per_topic: int) -> dict[str, list[Event]]:
     png, call = sample_png(), SAMPLE_CALL.read_bytes()
     batch: dict[str, list[Event]] = {}
     batch[topics.conversations_messages] = [
-        ConversationMessage(dealer_id=DEALERS[i % 2], session_id=f"session-{i // 2}", user_id=f"staff-{i}",
+        ConversationMessage(dealer_id=DEALERS[i // 2 % 2], session_id=f"session-{i // 2}", user_id=f"staff-{i}",
                             user_role="service_manager", text=REQUESTS[i % len(REQUESTS)])
         for i in range(per_topic)]
     batch[topics.documents_received] = [

@@ -487,7 +487,8 @@ def wire_processor(runtime: Runtime, name: str, source: str, input_type: type[E]
     """
     handler = RecordHandler(runtime, name, source, input_type, ProcessorStep(runtime, name, processor))
     pipeline = BatchPipeline(runtime, handler, batch_max_records, max_poll_interval_s, concurrency, stores)
-    runtime.pipeline_host().pipelines.append(pipeline)
+    if runtime.settings.pipelines is None or name in runtime.settings.pipelines:  # AUTERITY_PIPELINES
+        runtime.pipeline_host().pipelines.append(pipeline)
     return pipeline
 
 

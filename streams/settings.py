@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     retry_attempts: int = Field(3, ge=1, description="Attempts for a transient processor failure before the DLQ.")
     retry_initial_backoff_s: float = Field(0.2, ge=0)
     retry_max_backoff_s: float = Field(5.0, ge=0)
+    pipelines: list[str] | None = Field(None, description="The processor pipelines this worker runs, by name "
+                                        "(requirements, workflows, documents, calls, agents); unset runs all. "
+                                        "Scale pipelines apart: e.g. calls on their own workers.")
     executor_workers: int = Field(2, ge=1, description="Threads for CPU-bound processors (OCR, ASR, embeddings).")
     dedup_retention_hours: float = Field(168.0, gt=0, description="How long processed event ids are remembered "
                                          "for de-duplication (and kept in the changelog).")
@@ -120,6 +123,8 @@ class Settings(BaseSettings):
     model_cache_dir: str = Field("var/models", description="Where models built from packaged weights are cached "
                                  "(the MiniLM ONNX graph).")
     embedding_threads: int = Field(1, ge=1, description="onnxruntime threads per embedding batch.")
+    embedding_precision: Literal["fp32", "int8"] = Field("int8", description="int8: weights quantised per "
+                                                         "channel, about twice as fast on a CPU; fp32: exact.")
     vector_uri: str = Field("var/milvus.db", description="Milvus: a local milvus-lite path (one process per path) "
                             "or a Milvus standalone URI such as http://milvus:19530.")
     vector_token: SecretStr | None = Field(None, description="Milvus token (user:password) for a secured server.")

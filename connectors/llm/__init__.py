@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -306,8 +305,9 @@ def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _cache_key(group: str, messages: Sequence[Mapping[str, str]], response_format: Mapping[str, Any]) -> str:
-    payload = json.dumps([group, messages, response_format], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """The request itself (a dict compares keys in full, so two requests never share an answer by accident);
+    the schema is named by the task, so its text stays out of the key."""
+    return json.dumps([group, response_format["json_schema"]["name"], messages], separators=(",", ":"))
 
 
 def _strip_fences(content: str) -> str:

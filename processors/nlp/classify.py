@@ -30,6 +30,7 @@ class Scored:
     label: str
     confidence: float  # softmax share of the best label
     scores: Mapping[str, float]
+    similarities: Mapping[str, float]  # before cue and context adjustments
 
 
 class ExemplarClassifier:
@@ -38,17 +39,19 @@ class ExemplarClassifier:
     def __init__(self, labels: Mapping[str, Mapping[str, Any]], embedder: Embedder) -> None:
         self.labels = list(labels)
         texts = [(label, str(t)) for label, data in labels.items() for t in data["exemplars"]]
-        vectors = embedder.embed([t for _, t in texts])
-        self._matrices = {label: vectors[[i for i, (owner, _) in enumerate(texts) if owner == label]]
-                          for label in self.labels}
+        self._matrix = embedder.embed([t for _, t in texts])  # every exemplar: one product per message
+        owners = [owner for owner, _ in texts]
+        self._slices = {label: slice(owners.index(label), len(owners) - owners[::-1].index(label))
+                        for label in self.labels}  # exemplars are grouped by label
         self._cues = {label: _cue_pattern(data.get("cues", [])) for label, data in labels.items()}
 
     def similarities(self, vector: NDArray[np.float32]) -> dict[str, float]:
+        sims = self._matrix @ vector
         result: dict[str, float] = {}
-        for label, matrix in self._matrices.items():
-            sims = matrix @ vector
-            top = np.sort(sims)[-NEAREST:]
-            result[label] = float(top.mean())
+        for label, rows in self._slices.items():
+            own = sims[rows]
+            k = min(NEAREST, len(own))
+            result[label] = float(np.partition(own, len(own) - k)[-k:].sum()) / k
         return result
 
     def cue_hits(self, text: str) -> dict[str, int]:
@@ -57,12 +60,13 @@ class ExemplarClassifier:
     def classify(self, vector: NDArray[np.float32], text: str,
                  adjust: Mapping[str, float] | None = None) -> Scored:
         hits = self.cue_hits(text)
+        similarities = self.similarities(vector)
         scores = {label: sim + CUE_BONUS * min(hits[label], MAX_CUES) + (adjust or {}).get(label, 0.0)
-                  for label, sim in self.similarities(vector).items()}
+                  for label, sim in similarities.items()}
         best = max(scores, key=lambda label: scores[label])
         values = np.array(list(scores.values()))
         shares = np.exp((values - values.max()) / 0.04)
-        return Scored(best, float(shares.max() / shares.sum()), scores)
+        return Scored(best, float(shares.max() / shares.sum()), scores, similarities)
 
 
 def _cue_pattern(cues: Sequence[str]) -> re.Pattern[str] | None:

@@ -68,21 +68,17 @@ class Gazetteer:
         self.aliases.setdefault(alias, entry)  # the first (more specific: makes, then models) wins
 
     def find(self, text: str) -> list[Entity]:
+        matches = [(m.group(1), self.aliases[m.group(1).lower()]) for m in self.pattern.finditer(text)]
+        makes = {alias.canonical.lower() for _, alias in matches if alias.type == "make"}
         found: list[Entity] = []
-        makes = {m.group(1).lower() for m in self.pattern.finditer(text)
-                 if self.aliases[m.group(1).lower()].type == "make"}
-        for match in self.pattern.finditer(text):
-            surface = match.group(1)
-            alias = self.aliases[surface.lower()]
-            if alias.needs_case and not surface[:1].isupper():
-                continue
-            if alias.needs_case and alias.type == "model" and self.model_make.get(alias.canonical, "").lower() \
-                    not in makes and not surface[:1].isupper():
-                continue
+        for surface, alias in matches:
+            if alias.needs_case and not surface[:1].isupper() and not (
+                    alias.type == "model" and self.model_make.get(alias.canonical, "").lower() in makes):
+                continue  # "edge", "escape", "pilot" as words; "Edge", or "ford edge", as models
             found.append(Entity(type=alias.type, value=surface, normalized=alias.canonical))
             if alias.type == "model" and alias.canonical in self.model_make:
-                make = self.model_make[alias.canonical]
-                found.append(Entity(type="make", value=surface, normalized=make, confidence=0.9))
+                found.append(Entity(type="make", value=surface, normalized=self.model_make[alias.canonical],
+                                    confidence=0.9))
         return found
 
 

@@ -41,6 +41,12 @@ class RequirementRequest(BaseModel):
     now: datetime
 
 
+class RequirementBatchRequest(BaseModel):
+    """Several messages of one dealer and role, analysed in one LLM call (concurrent chat sessions)."""
+
+    requests: list[RequirementRequest]
+
+
 class RequirementDraft(BaseModel):
     """The structured answer; its JSON schema is the ``response_format`` of the request."""
 
@@ -52,6 +58,13 @@ class RequirementDraft(BaseModel):
     success_criteria: list[str] = []
     confidence: float = Field(0.0, ge=0.0, le=1.0)
     injection_suspected: bool = False
+    understood: bool = True  # false when the message is not a request for an automation (noise, code)
+
+
+class RequirementBatch(BaseModel):
+    """The answer to a RequirementBatchRequest: one analysis per request, in order."""
+
+    analyses: list[RequirementDraft]
 
 
 SENTENCE = re.compile(r"(?<=[.!?;])\s+|\s+(?:and then|then|also)\s+|\n+")
@@ -64,6 +77,9 @@ CONSTRAINT = re.compile(r"\b(only|never|don'?t|do not|no more than|at most|at le
                         r"min(imum)?|no later than|by \d)\b", re.IGNORECASE)
 SUCCESS = re.compile(r"\b(so that|so we|goal|target|increase|reduce|improve|boost|cut|lower|raise|kpi|conversion|"
                      r"show[- ]rate|response rate|csi|nps|retention|revenue|%|percent)\b", re.IGNORECASE)
+MIN_SIMILARITY = 0.22  # below this to every exemplar, a message is noise (emoji, keyboard mash, control bytes)
+CODE = re.compile(r"<\s*/?\s*script|\b(?:select\s+.+\s+from|drop\s+table|delete\s+from|insert\s+into|"
+                  r"union\s+select)\b|;\s*--|\bjavascript:", re.IGNORECASE)
 INJECTION = re.compile(
     r"ignore (all |any |the )?(previous|prior|above|earlier|your) (instructions|rules|prompts?)|disregard (all |the )?"
     r"(previous|prior|above|your)|you are now|admin mode|developer mode|jailbreak|system\s*(prompt|:)|"
@@ -71,7 +87,27 @@ INJECTION = re.compile(
     r"(of (the|our) )?(customers?|clients?|contacts?|leads?|credit app\w*|records?|phone numbers?|emails?|"
     r"customer (list|table|data|records?)|database|ssns?)"
     r"|(customer|client) (table|database|list|data) to|to (my|an?) (personal |private )?(gmail|yahoo|hotmail|outlook|"
-    r"dropbox|server|webhook)|https?://(?!localhost)", re.IGNORECASE)
+    r"dropbox|server|webhook)|https?://(?!localhost)"
+    r"|</?\s*(system|assistant|user|instructions?)\s*>|#+\s*system|system override|admin (mode|privileges|access)|"
+    r"(previous|prior|earlier) instructions|your real task|skip (the )?(human )?approval|without (human )?approval|"
+    r"\bb?cc\b|blind copy|wire \$|account (number|#)|routing number|\{\{.*\}\}|\bsecrets?\b|api[ _-]?keys?|"
+    r"dealer_id|[A-Za-z0-9+/]{24,}={0,2}"
+    r"|(send|text|email|forward|copy|share|post|upload)\w*\b[^.]{0,80}\[(EMAIL|PHONE)_\d+\]"
+    r"|\b(ssns?|social security|incomes?|credit scores?|card numbers?)\b[^.]{0,60}\b(send|text|email|forward)"
+    r"|\b(send|text|email|forward)\w*\b[^.]{0,60}\b(ssns?|social security|incomes?|card numbers?)\b", re.IGNORECASE)
+# Grammar of the intents, beyond the exemplars' cue phrases: failure talk, cost/speed talk, and new automations.
+DEBUG_SIGNAL = re.compile(
+    r"\b(?:not|isn'?t|aren'?t|wasn'?t|weren'?t|didn'?t|doesn'?t|don'?t|won'?t|never|no longer|nothing)\s+"
+    r"(?:\w+\s+)?(?:work|fir|trigger|go|send|sent|show|run|arriv|load|match|reach|get|happen)\w*"
+    r"|\b(?:fail\w*|error\w*|broke\w*|bounc\w*|stuck|crash\w*|stopped|still (?:getting|receiving|going|sending)|"
+    r"wrong|missing|[45]\d\d|timed? ?out|duplicat\w*|twice|glitch\w*|bug\w*)\b", re.IGNORECASE)
+OPTIMIZE_SIGNAL = re.compile(
+    r"\b(?:cheap\w*|costs?|costing|expensive|pricey|spend\w*|faster|quick\w*|speed\w*|slow\w*|"
+    r"takes? (?:too |way )?(?:long|forever)|takes? (?:\w+ ){1,2}(?:seconds?|minutes?|hours?)|parallel|trim\w*|waste\w*|"
+    r"reuse|batch\w*|in groups|efficien\w*|simplif\w*|fewer|overkill|save (?:money|time))\b", re.IGNORECASE)
+CREATE_SIGNAL = re.compile(r"\b(?:when(?:ever)?|every|each|set ?up|automat\w*|new workflow|build|create)\b",
+                           re.IGNORECASE)
+SIGNAL_BONUS = 0.05
 FOLLOW_UP = re.compile(r"^\s*(make it|change it|actually|instead|also|and |but |can you|could you|what about|"
                        r"switch|remove|drop|add|use|only)\b|\binstead\b|\b(it|that|this one)\b", re.IGNORECASE)
 
@@ -141,16 +177,35 @@ class RuleBasedAnalyst:
         vector = await self.batcher.embed(request.message[:2000])
         return self.draft(request, vector).model_dump_json()
 
+    async def answer_batch(self, request_json: str) -> str:
+        batch = RequirementBatchRequest.model_validate_json(request_json)
+        vectors = await asyncio.gather(*(self.batcher.embed(r.message[:2000]) for r in batch.requests))
+        drafts = [self.draft(r, v) for r, v in zip(batch.requests, vectors, strict=True)]
+        return RequirementBatch(analyses=drafts).model_dump_json()
+
     def draft(self, request: RequirementRequest, vector: NDArray[np.float32]) -> RequirementDraft:
         text, session = request.message, request.session
         has_workflow = session.workflow_id is not None
         follow_up = bool(FOLLOW_UP.search(text)) and len(text.split()) <= 25
-        intent_adjust = {WorkflowIntent.MODIFY_WORKFLOW.value: 0.06 if has_workflow and follow_up else 0.0}
-        if not has_workflow:
-            intent_adjust = {WorkflowIntent.MODIFY_WORKFLOW.value: -0.12, WorkflowIntent.OPTIMIZE_WORKFLOW.value: -0.04,
-                             WorkflowIntent.DEBUG_WORKFLOW.value: -0.02}
+        debug_hits = min(len(DEBUG_SIGNAL.findall(text)), 2)
+        optimize_hits = min(len(OPTIMIZE_SIGNAL.findall(text)), 2)
+        # A follow-up ("make it ...", "also ...") changes the workflow, unless it talks of failures or cost.
+        modify = 0.06 if has_workflow and follow_up and not (debug_hits or optimize_hits) else 0.0
+        intent_adjust = {
+            WorkflowIntent.DEBUG_WORKFLOW.value: SIGNAL_BONUS * debug_hits,
+            WorkflowIntent.OPTIMIZE_WORKFLOW.value: SIGNAL_BONUS * optimize_hits,
+            WorkflowIntent.CREATE_WORKFLOW.value: SIGNAL_BONUS * min(len(CREATE_SIGNAL.findall(text)), 1),
+            WorkflowIntent.MODIFY_WORKFLOW.value: modify,
+        }
+        if has_workflow:  # a message in a session that has a workflow is more often about that workflow
+            intent_adjust[WorkflowIntent.CREATE_WORKFLOW.value] -= 0.03
+        else:
+            intent_adjust[WorkflowIntent.MODIFY_WORKFLOW.value] -= 0.12
+            intent_adjust[WorkflowIntent.OPTIMIZE_WORKFLOW.value] -= 0.04
+            intent_adjust[WorkflowIntent.DEBUG_WORKFLOW.value] -= 0.02
         intent = self.intents.classify(vector, text, intent_adjust)
         domain = self.domains.classify(vector, text)
+        closest = max(*intent.similarities.values(), *domain.similarities.values())
         domain_label = domain.label
         if has_workflow and session.domain is not None and intent.label != WorkflowIntent.CREATE_WORKFLOW.value \
                 and (domain.confidence < 0.6 or not any(self.domains.cue_hits(text).values())):
@@ -163,4 +218,5 @@ class RuleBasedAnalyst:
             or clauses[:1],
             constraints=[c for c in clauses if CONSTRAINT.search(c)][:10],
             success_criteria=[c for c in clauses if SUCCESS.search(c)][:5],
-            confidence=round(intent.confidence, 3), injection_suspected=bool(INJECTION.search(text)))
+            confidence=round(intent.confidence, 3), injection_suspected=bool(INJECTION.search(text)),
+            understood=closest >= MIN_SIMILARITY and not CODE.search(text))

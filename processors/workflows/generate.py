@@ -99,6 +99,9 @@ class WorkflowGenerator:
             workflow = self.modify(current, event)
         else:
             workflow = self.optimize(current, event)
+        if event.injection_suspected:  # whatever the intent: nothing leaves without a person's approval
+            steps, note = _gate_egress(workflow.steps, set(), every=True)
+            workflow = self.finish(workflow.model_copy(update={"steps": steps, "changes": [*workflow.changes, *note]}))
         book.latest[workflow.workflow_id] = workflow
         book.produced[str(event.event_id)] = (workflow.workflow_id, workflow.version)
         book.produced = dict(list(book.produced.items())[-200:])
@@ -171,9 +174,6 @@ class WorkflowGenerator:
             changes += note
         for match in REMOVE.finditer(text):
             steps, note = _remove_matching(steps, match.group(3).strip().lower())
-            changes += note
-        if event.injection_suspected:
-            steps, note = _gate_egress(steps, set(), every=True)
             changes += note
         steps, note = _gate_egress(steps, set(self.allowed_hosts))
         changes += note
@@ -290,18 +290,29 @@ def _remove_matching(steps: list[WorkflowStep], words: str) -> tuple[list[Workfl
     terms = {w for w in re.findall(r"[a-z]+", words) if len(w) > 2} - {"the", "step", "and", "all"}
     doomed = {s.step_id: s for s in steps
               if terms and terms & set(re.findall(r"[a-z]+", f"{s.step_id} {s.name}".lower()))}
+    while True:  # a step whose required input came from a removed step goes too (a condition on its output)
+        orphans = {s.step_id: s for s in steps if s.step_id not in doomed and any(
+            s.inputs.get(name, "").split(".")[0] in doomed for name in STEP_SPECS[s.type].required_inputs)}
+        if not orphans:
+            break
+        doomed.update(orphans)
     if not doomed or len(doomed) == len(steps):
         return steps, []
     kept: list[WorkflowStep] = []
     for step in steps:
         if step.step_id in doomed:
             continue
-        deps: list[str] = []
-        for dep in step.depends_on:
-            deps += doomed[dep].depends_on if dep in doomed else [dep]
+        deps = [kept_dep for dep in step.depends_on for kept_dep in _surviving(dep, doomed)]
         inputs = {k: v for k, v in step.inputs.items() if v.split(".")[0] not in doomed}
         kept.append(step.model_copy(update={"depends_on": list(dict.fromkeys(deps)), "inputs": inputs}))
     return kept, [f"removed {', '.join(sorted(doomed))} as asked"]
+
+
+def _surviving(step_id: str, doomed: dict[str, WorkflowStep]) -> list[str]:
+    """The step itself, or for a removed step the nearest steps it depended on that survive."""
+    if step_id not in doomed:
+        return [step_id]
+    return [kept for dep in doomed[step_id].depends_on for kept in _surviving(dep, doomed)]
 
 
 def _gate_egress(steps: list[WorkflowStep], allowed_hosts: set[str],

@@ -40,16 +40,18 @@ _SERVICES: dict[tuple[str | None, ...], ConversationServices] = {}
 def services(settings: Settings) -> ConversationServices:
     """The shared services for these settings, built on first use (a worker and the CLI build them once)."""
     key = (settings.embedding_model_dir, settings.model_cache_dir, str(settings.embedding_threads),
-           settings.llm.config, settings.vector_uri)
+           settings.embedding_precision, settings.llm.config, settings.vector_uri)
     if key not in _SERVICES:
         _SERVICES[key] = _build_services(settings)
     return _SERVICES[key]
 
 
 def _build_services(settings: Settings) -> ConversationServices:
-    embedder = load_embedder(settings.embedding_model_dir, settings.model_cache_dir, settings.embedding_threads)
+    embedder = load_embedder(settings.embedding_model_dir, settings.model_cache_dir, settings.embedding_threads,
+                             settings.embedding_precision)
     analyst = RuleBasedAnalyst(embedder)
-    llm = llm_client(settings, requirement_analysis=analyst.answer)
+    llm = llm_client(settings, requirement_analysis=analyst.answer,
+                     requirement_analysis_batch=analyst.answer_batch)
     token = settings.vector_token.get_secret_value() if settings.vector_token else None
     return ConversationServices(embedder, llm, MilvusVectorStore(settings.vector_uri, embedder.dimension, token))
 

@@ -112,3 +112,14 @@ def test_threads_share_one_embedder(embedder: MiniLmEmbedder) -> None:
 def test_one_string_instead_of_a_list_is_refused(embedder: MiniLmEmbedder) -> None:
     with pytest.raises(TypeError, match="sequence of strings"):
         embedder.embed("book an oil change")
+
+
+def test_int8_weights_stay_close_to_fp32_and_keep_the_ranking(embedder: MiniLmEmbedder, model_cache: Path) -> None:
+    quantised = MiniLmEmbedder(cache_dir=model_cache, precision="int8")
+    assert quantised.onnx_path != embedder.onnx_path and quantised.onnx_path.name.endswith("-int8.onnx")
+    texts = ["Text customers a reminder 3 days before their oil change", "Apply for car financing online",
+             "Order brake pads for the parts counter", "Why did the review emails bounce yesterday?"]
+    exact, approx = embedder.embed(texts), quantised.embed(texts)
+    assert np.allclose(np.linalg.norm(approx, axis=1), 1.0, atol=1e-5)
+    assert float((exact * approx).sum(axis=1).min()) > 0.97
+    assert ((approx @ approx.T).argsort(axis=1) == (exact @ exact.T).argsort(axis=1))[:, -2:].all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -101,3 +102,66 @@ async def test_a_100_kb_message_is_analysed_from_its_start(analyze: Any) -> None
     analysis = _analysis(await analyze(text, session="long"))
     assert analysis.intent is WorkflowIntent.CREATE_WORKFLOW
     assert any("first 8000 characters" in c for c in analysis.constraints)
+
+
+async def test_concurrent_sessions_share_one_router_call(conversation_settings: Any) -> None:
+    """Messages of one dealer arriving together are analysed in one structured request, each its own answer."""
+    from processors.ports import MemoryContextStore
+    from schemas.models import ConversationMessage
+    from streams.llm import llm_client
+    from streams.pipelines.conversations import requirement_analyzer
+
+    llm = llm_client(conversation_settings)
+    batch_handler = llm.local.handlers["requirement_analysis_batch"]
+    sizes: list[int] = []
+
+    async def spy(request: str) -> str:
+        sizes.append(request.count('"message"'))
+        return await batch_handler(request)  # type: ignore[misc]
+
+    llm.local.register("requirement_analysis_batch", spy)
+    analyzer = requirement_analyzer(conversation_settings, MemoryContextStore())
+    texts = ["Text customers a reminder 3 days before their service appointment",
+             "why did the lease-end emails fail last night?",
+             "When a credit application comes in, check it and ask for missing documents",
+             "Send a review request two days after delivery"]
+    try:
+        outcomes = await asyncio.gather(*(analyzer.process(ConversationMessage(
+            dealer_id="batch-dealer", session_id=f"batch-{i}", user_id="u", text=t)) for i, t in enumerate(texts)))
+    finally:
+        llm.local.register("requirement_analysis_batch", batch_handler)
+    assert sizes == [4]
+    analyses = [_analysis(o) for o in outcomes]
+    assert [a.source_event_id for a in analyses] == [o.extra[0].source_event_id for o in outcomes]
+    assert analyses[0].intent is WorkflowIntent.CREATE_WORKFLOW
+    assert analyses[0].business_domain is BusinessDomain.SERVICE
+    assert analyses[1].intent is WorkflowIntent.DEBUG_WORKFLOW and analyses[1].error  # no workflow in its session
+    assert analyses[2].business_domain is BusinessDomain.FINANCE
+    shares = {o.usage.input_tokens for o in outcomes}  # the call's tokens, split evenly over its messages
+    assert len(shares) == 1 and shares.pop() > 0
+
+
+async def test_a_batch_answer_that_lost_count_is_asked_again_one_by_one(conversation_settings: Any) -> None:
+    from processors.nlp.rules import RequirementBatch
+    from processors.ports import MemoryContextStore
+    from schemas.models import ConversationMessage
+    from streams.llm import llm_client
+    from streams.pipelines.conversations import requirement_analyzer
+
+    llm = llm_client(conversation_settings)
+    batch_handler = llm.local.handlers["requirement_analysis_batch"]
+
+    async def short(request: str) -> str:
+        full = RequirementBatch.model_validate_json(await batch_handler(request))  # type: ignore[misc]
+        return RequirementBatch(analyses=full.analyses[:1]).model_dump_json()
+
+    llm.local.register("requirement_analysis_batch", short)
+    analyzer = requirement_analyzer(conversation_settings, MemoryContextStore())
+    try:
+        outcomes = await asyncio.gather(*(analyzer.process(ConversationMessage(
+            dealer_id="count-dealer", session_id=f"count-{i}", user_id="u", text=t))
+            for i, t in enumerate(["Send a review request two days after delivery",
+                                   "Text customers when their special-order part arrives"])))
+    finally:
+        llm.local.register("requirement_analysis_batch", batch_handler)
+    assert [_analysis(o).business_domain for o in outcomes] == [BusinessDomain.CUSTOMER_SUPPORT, BusinessDomain.PARTS]

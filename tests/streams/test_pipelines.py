@@ -201,3 +201,15 @@ def test_dlq_replay_after_a_fix(namespace: Namespace, start_worker: Any) -> None
     # Exactly one result each: the twice-replayed event was de-duplicated.
     assert sorted(str(CODEC.decode(r.value).source_event_id) for r in results) == sorted(
         str(m.event_id) for m in messages)
+
+
+def test_a_worker_runs_only_the_pipelines_it_is_given(tmp_path: Any) -> None:
+    from streams.app import build_worker
+    from streams.settings import Settings
+
+    everything = build_worker(Settings(vector_uri=str(tmp_path / "all.db"), app_id="all-pipelines"))
+    assert {p.handler.name for p in everything.pipeline_host().pipelines} == {
+        "requirements", "workflows", "documents", "calls", "agents"}
+    only = build_worker(Settings(vector_uri=str(tmp_path / "one.db"), app_id="one-pipeline",
+                                 pipelines=["requirements"]))
+    assert [p.handler.name for p in only.pipeline_host().pipelines] == ["requirements"]
