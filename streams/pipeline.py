@@ -373,6 +373,8 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                         consumer, outbox, await outbox.take(), self.dedup.take_pending(), tables, offsets))
                 if time.monotonic() > next_prune:
                     self.dedup.prune()
+                    for store in self.stores:
+                        store.prune()
                     next_prune = time.monotonic() + 60
         finally:
             try:
@@ -404,7 +406,7 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         await asyncio.gather(*(run_key(partition, records) for (partition, _), records in by_key.items()))
 
     async def _finish(self, consumer: AIOKafkaConsumer, outbox: BatchOutbox, outputs: list[Any],
-                      changelog: list[tuple[int, bytes]], tables: list[tuple[str, tuple[int, bytes, bytes]]],
+                      changelog: list[tuple[int, bytes]], tables: list[tuple[str, tuple[int, bytes, bytes | None]]],
                       offsets: dict[TopicPartition, int]) -> None:
         await asyncio.gather(*outputs)  # results, metrics and dead letters acknowledged by the broker; only then
         acks = [await outbox.producer.send(topic, value, key=key, partition=partition)
@@ -493,8 +495,11 @@ def wire_processor(runtime: Runtime, name: str, source: str, input_type: type[E]
 
 
 def table(runtime: Runtime, name: str, source: str) -> KeyValueStore:
-    """A table partitioned like ``source`` (its key is the source records' key), for ``wire_processor``."""
-    return KeyValueStore(name, f"{runtime.settings.app_id}-{name}-changelog", runtime.topics[source].partitions)
+    """A table partitioned like ``source`` (its key is the source records' key), for ``wire_processor``; keys
+    idle for AUTERITY_TABLE_RETENTION_HOURS are dropped."""
+    settings = runtime.settings
+    return KeyValueStore(name, f"{settings.app_id}-{name}-changelog", runtime.topics[source].partitions,
+                         settings.table_retention_hours * 3600)
 
 
 class FaustOutbox:

@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     executor_workers: int = Field(2, ge=1, description="Threads for CPU-bound processors (OCR, ASR, embeddings).")
     dedup_retention_hours: float = Field(168.0, gt=0, description="How long processed event ids are remembered "
                                          "for de-duplication (and kept in the changelog).")
+    table_retention_hours: float = Field(720.0, gt=0, description="How long a chat session's context and "
+                                         "workflows are kept after its last message (30 days).")
     batch_max_records: int = Field(2000, ge=1, description="Records a pipeline handles per batch before it "
                                    "flushes outputs and commits offsets.")
     fetch_max_wait_ms: int = Field(50, ge=1, description="How long a fetch waits for data; Tansu answers only "

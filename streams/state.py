@@ -95,32 +95,46 @@ class KeyValueStore:
     A key lives in the partition Kafka's default partitioner gives it, which is the partition of the source
     record keyed by the same value (a chat session's messages and its context). Writes queue up and reach the
     changelog with the batch's outputs, before the batch's offsets are committed; the latest write per key wins
-    on restore. Processors see it through ``get``/``put`` of strings.
+    on restore. A key not written for ``retention_s`` is dropped and tombstoned, which bounds memory and the
+    compacted changelog. Processors see it through ``get``/``put`` of strings.
     """
 
-    def __init__(self, name: str, changelog_topic: str, partitions: int) -> None:
+    def __init__(self, name: str, changelog_topic: str, partitions: int, retention_s: float = 30 * 86400) -> None:
         self.name, self.changelog_topic, self.partitions = name, changelog_topic, partitions
-        self._values: dict[int, dict[str, str]] = {}
-        self._pending: list[tuple[int, bytes, bytes]] = []
+        self.retention_ms = int(retention_s * 1000)
+        self._values: dict[int, dict[str, tuple[str, int]]] = {}  # key -> (value, written at, ms)
+        self._pending: list[tuple[int, bytes, bytes | None]] = []
 
     def partition_of(self, key: str) -> int:
         return int(murmur2(key.encode()) & 0x7FFFFFFF) % self.partitions
 
     def get(self, key: str) -> str | None:
-        return self._values.get(self.partition_of(key), {}).get(key)
+        entry = self._values.get(self.partition_of(key), {}).get(key)
+        return entry[0] if entry else None
 
     def put(self, key: str, value: str) -> None:
         partition = self.partition_of(key)
-        self._values.setdefault(partition, {})[key] = value
+        self._values.setdefault(partition, {})[key] = (value, int(time.time() * 1000))
         self._pending.append((partition, key.encode(), value.encode()))
 
-    def take_pending(self) -> list[tuple[int, bytes, bytes]]:
-        """Changelog records (partition, key, value) written since the last call."""
+    def take_pending(self) -> list[tuple[int, bytes, bytes | None]]:
+        """Changelog records (partition, key, value; None deletes the key) written since the last call."""
         pending, self._pending = self._pending, []
         return pending
 
     def size(self) -> int:
         return sum(map(len, self._values.values()))
+
+    def prune(self, now_ms: int | None = None) -> int:
+        """Drop keys not written within the retention, tombstoning them in the changelog; returns how many."""
+        horizon = (now_ms if now_ms is not None else int(time.time() * 1000)) - self.retention_ms
+        dropped = 0
+        for partition, values in self._values.items():
+            for key in [k for k, (_, written) in values.items() if written < horizon]:
+                del values[key]
+                self._pending.append((partition, key.encode(), None))
+                dropped += 1
+        return dropped
 
     def drop(self, partitions: Iterable[int]) -> None:
         """Forget partitions (revoked, or about to be restored from the changelog)."""
@@ -137,14 +151,20 @@ class KeyValueStore:
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap(), enable_auto_commit=False,
                                     fetch_max_wait_ms=50, **settings.kafka_security())
         await consumer.start()
+        horizon = int(time.time() * 1000) - self.retention_ms
         try:
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             for tp in tps:
                 self._values.setdefault(tp.partition, {})
             async for record in read_to_end(consumer, timeout_s=restore_timeout_s):
-                if record.key is not None and record.value is not None:
-                    self._values[record.partition][record.key.decode()] = record.value.decode()
+                if record.key is None:
+                    continue
+                values, key = self._values[record.partition], record.key.decode()
+                if record.value is None or record.timestamp < horizon:
+                    values.pop(key, None)  # a tombstone, or a key that has expired since
+                else:
+                    values[key] = (record.value.decode(), record.timestamp)
         finally:
             await consumer.stop()
         return sum(len(self._values[tp.partition]) for tp in tps)
