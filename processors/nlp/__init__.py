@@ -116,9 +116,7 @@ class SessionState(BaseModel):
 
     dealer_id: str
     workflow_id: str | None = None
-    workflow_name: str | None = None
     domain: BusinessDomain | None = None
-    step_types: list[str] = []
     recent: list[tuple[str, str]] = []  # (event_id, redacted text), newest last
 
 
@@ -160,8 +158,7 @@ class RequirementAnalyzer:
         redaction = redact(text[: self.max_chars], self.privacy_policy(event.dealer_id))
         request = RequirementRequest(
             message=redaction.text, now=event.occurred_at,
-            session=SessionSummary(workflow_id=state.workflow_id, workflow_name=state.workflow_name,
-                                   domain=state.domain, step_types=state.step_types,
+            session=SessionSummary(workflow_id=state.workflow_id, domain=state.domain,
                                    recent_messages=[t for i, t in state.recent if i != str(event.event_id)]))
         draft, answer, shared_by = await self._batches.submit((event.dealer_id, event.user_role), request)
         analysis = self._analysis(event, state, draft, redaction, len(text) > self.max_chars)
@@ -248,7 +245,6 @@ class RequirementAnalyzer:
         event_id = str(event.event_id)
         recent = [(i, t) for i, t in state.recent if i != event_id] + [(event_id, redacted_text[:500])]
         if analysis.intent is WorkflowIntent.CREATE_WORKFLOW:
-            state = state.model_copy(update={"workflow_id": analysis.workflow_id, "domain": analysis.business_domain,
-                                             "workflow_name": None, "step_types": []})
+            state = state.model_copy(update={"workflow_id": analysis.workflow_id, "domain": analysis.business_domain})
         self.sessions.put(event.session_id, state.model_copy(
             update={"recent": recent[-RECENT_MESSAGES:]}).model_dump_json())

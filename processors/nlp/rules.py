@@ -27,9 +27,7 @@ class SessionSummary(BaseModel):
     """What the model may know of the session: its current workflow and recent (redacted) messages."""
 
     workflow_id: str | None = None
-    workflow_name: str | None = None
     domain: BusinessDomain | None = None
-    step_types: list[str] = []
     recent_messages: list[str] = []
 
 
