@@ -23,6 +23,7 @@ EXEMPLARS = Path(__file__).with_name("data") / "exemplars.yaml"
 NEAREST = 3
 CUE_BONUS = 0.06
 MAX_CUES = 3
+REGRESSION_WEIGHT = 0.2
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class ExemplarClassifier:
         self._slices = {label: slice(owners.index(label), len(owners) - owners[::-1].index(label))
                         for label in self.labels}  # exemplars are grouped by label
         self._cues = {label: _cue_pattern(data.get("cues", [])) for label, data in labels.items()}
+        self._weights, self._bias = _softmax_regression(self._matrix, [self.labels.index(o) for o in owners],
+                                                        len(self.labels))
 
     def similarities(self, vector: NDArray[np.float32]) -> dict[str, float]:
         sims = self._matrix @ vector
@@ -61,12 +64,33 @@ class ExemplarClassifier:
                  adjust: Mapping[str, float] | None = None) -> Scored:
         hits = self.cue_hits(text)
         similarities = self.similarities(vector)
-        scores = {label: sim + CUE_BONUS * min(hits[label], MAX_CUES) + (adjust or {}).get(label, 0.0)
-                  for label, sim in similarities.items()}
+        logits = vector @ self._weights + self._bias
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        scores = {label: sim + REGRESSION_WEIGHT * float(probabilities[i]) + CUE_BONUS * min(hits[label], MAX_CUES)
+                  + (adjust or {}).get(label, 0.0) for i, (label, sim) in enumerate(similarities.items())}
         best = max(scores, key=lambda label: scores[label])
         values = np.array(list(scores.values()))
         shares = np.exp((values - values.max()) / 0.04)
         return Scored(best, float(shares.max() / shares.sum()), scores, similarities)
+
+
+def _softmax_regression(features: NDArray[np.float32], targets: list[int], classes: int, l2: float = 0.01,
+                        steps: int = 600, rate: float = 2.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """A linear classifier over the exemplar embeddings (full-batch gradient descent, deterministic): it weighs
+    the directions that separate labels, where nearest neighbours weigh the topic."""
+    weights = np.zeros((features.shape[1], classes))
+    bias = np.zeros(classes)
+    onehot = np.eye(classes)[targets]
+    for _ in range(steps):
+        logits = features @ weights + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        gradient = (probabilities - onehot) / len(features)
+        weights -= rate * (features.T @ gradient + l2 * weights)
+        bias -= rate * gradient.sum(axis=0)
+    return weights, bias
 
 
 def _cue_pattern(cues: Sequence[str]) -> re.Pattern[str] | None:

@@ -82,7 +82,7 @@ def wire(runtime: Runtime) -> None:
     sessions = table(runtime, "sessions", topics.conversations_messages)
     # Batches of 200: a result leaves when its batch is done, so smaller batches answer a chat sooner under load.
     wire_processor(runtime, "requirements", topics.conversations_messages, ConversationMessage,
-                   requirement_analyzer(settings, sessions), batch_max_records=200, concurrency=64,
+                   requirement_analyzer(settings, sessions), batch_max_records=200, concurrency=200,
                    stores=[sessions])
     workflows = table(runtime, "workflows", topics.conversations_analyzed)
     failures = FailureIndex(settings, runtime.codec)
