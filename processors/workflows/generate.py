@@ -139,7 +139,20 @@ class WorkflowGenerator:
             steps=[s.model_copy(deep=True) for s in template.steps], template_id=template.template_id,
             changes=[f"started from template {template.template_id} (similarity {score:.2f})"])
         workflow = self.adapt(workflow, event)
-        return self.finish(workflow)
+        return self.finish(self.economise(workflow))
+
+    def economise(self, workflow: GeneratedWorkflow) -> GeneratedWorkflow:
+        """The optimisation every new workflow gets: classification on the cheapest group the cost table
+        allows, and no dependency that another one already implies (more steps per phase)."""
+        steps = [s.model_copy(deep=True) for s in workflow.steps]
+        changes = list(workflow.changes)
+        for step in steps:
+            cheaper = self._cheaper_group(step) if step.type is StepType.AI_CLASSIFY else None
+            if cheaper is not None:
+                changes.append(f"{step.step_id}: model {step.model} -> {cheaper} (classification)")
+                step.model = cheaper
+        steps, note = _reduce_dependencies(steps)
+        return workflow.model_copy(update={"steps": steps, "changes": changes + note})
 
     def adapt(self, workflow: GeneratedWorkflow, event: RequirementAnalysis) -> GeneratedWorkflow:
         """Apply what the analysis asks for: delays, channels, removed steps, approval for risky requests."""
@@ -214,7 +227,7 @@ class WorkflowGenerator:
     def _cheaper_group(self, step: WorkflowStep) -> str | None:
         if step.type not in TOKENS_PER_RUN or step.model is None:
             return None
-        candidates = ["fast", "local"] if step.type is StepType.AI_CLASSIFY else ["fast"]
+        candidates = ["fast"]  # the local group is the fallback of every chain, not a model to plan a step on
         current = self._step_cost(step.type, step.model)
         options = [(self._step_cost(step.type, g), g) for g in candidates if g != step.model]
         cheaper = [(cost, g) for cost, g in options if cost < current]

@@ -75,6 +75,12 @@ async def test_optimize_moves_ai_steps_to_a_cheaper_model_with_the_saving(analyz
                               session="opt")).results[0]
     created = generator.process(analysis).results[0]
     assert created.estimated_cost_usd > 0
+    classify = next(s for s in created.steps if s.type is StepType.AI_CLASSIFY)
+    planned_on_smart = created.model_copy(deep=True, update={"steps": [
+        s.model_copy(update={"model": "smart"}) if s.step_id == classify.step_id else s for s in created.steps]})
+    economised = generator.economise(planned_on_smart)  # what every new workflow goes through
+    assert next(s for s in economised.steps if s.step_id == classify.step_id).model == "fast"
+    assert any("(classification)" in change for change in economised.changes)
     optimised = generator.process((await analyze("too expensive, use a cheaper model", session="opt"))
                                   .results[0]).results[0]
     assert optimised.version == created.version + 1 and optimised.valid
