@@ -1,9 +1,10 @@
-"""The worker's one LLM client: the router of AUTERITY_LLM__CONFIG, with the local provider's handlers that
-pipelines register (requirement analysis, call insights)."""
+"""The worker's one LLM client (the router of AUTERITY_LLM__CONFIG, with the local provider's handlers that
+pipelines register) and each dealer's PII policy, applied before anything reaches it."""
 
 from __future__ import annotations
 
 from connectors.llm import LlmClient, LocalHandler, LocalProvider, load_config
+from processors.privacy import PiiType, PrivacyPolicy
 from streams.settings import Settings
 
 _CLIENTS: dict[str | None, LlmClient] = {}
@@ -17,3 +18,9 @@ def llm_client(settings: Settings, **local_handlers: LocalHandler) -> LlmClient:
     for task, handler in local_handlers.items():
         client.local.register(task, handler)
     return client
+
+
+def privacy_policy(settings: Settings, dealer_id: str) -> PrivacyPolicy:
+    """The dealer's PII policy: the types listed for it in AUTERITY_PII_POLICY, or all of them."""
+    types = settings.pii_policy.get(dealer_id)
+    return PrivacyPolicy() if types is None else PrivacyPolicy(redact=frozenset(PiiType(t) for t in types))

@@ -12,7 +12,7 @@ from processors.asr import EngineConfig, load_engine
 from processors.calls import CallAnalyzer
 from processors.calls.insights import LlmCallAnalyzer, extractive_insights
 from schemas.models import CallRecorded
-from streams.llm import llm_client
+from streams.llm import llm_client, privacy_policy
 from streams.pipeline import wire_processor
 from streams.runtime import Runtime
 from streams.settings import Settings
@@ -26,10 +26,8 @@ def call_analyzer(settings: Settings) -> CallAnalyzer | LlmCallAnalyzer:
     calls = CallAnalyzer(partial(load_engine, config), asr.max_duration_s, blob_store(settings).fetch)
     if settings.llm.calls_group is None:
         return calls
-    from streams.pipelines.conversations import policy_for
-
     llm = llm_client(settings, call_insights=extractive_insights)
-    return LlmCallAnalyzer(calls, llm, settings.llm.calls_group, lambda dealer: policy_for(settings, dealer))
+    return LlmCallAnalyzer(calls, llm, settings.llm.calls_group, lambda dealer: privacy_policy(settings, dealer))
 
 
 def blob_store(settings: Settings) -> LocalBlobStore:

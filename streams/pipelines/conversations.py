@@ -15,11 +15,10 @@ from connectors.vectors import MilvusVectorStore
 from processors.nlp import RequirementAnalyzer
 from processors.nlp.rules import RuleBasedAnalyst
 from processors.ports import ContextStore
-from processors.privacy import PiiType, PrivacyPolicy
 from processors.workflows.generate import WorkflowGenerator
 from schemas.models import ConversationMessage, RequirementAnalysis
 from streams.failures import FailureIndex
-from streams.llm import llm_client
+from streams.llm import llm_client, privacy_policy
 from streams.pipeline import table, wire_processor
 from streams.runtime import Runtime
 from streams.settings import Settings
@@ -56,14 +55,8 @@ def _build_services(settings: Settings) -> ConversationServices:
     return ConversationServices(embedder, llm, MilvusVectorStore(settings.vector_uri, embedder.dimension, token))
 
 
-def policy_for(settings: Settings, dealer_id: str) -> PrivacyPolicy:
-    """The dealer's PII policy: the types listed in AUTERITY_PII_POLICY, or all of them."""
-    types = settings.pii_policy.get(dealer_id)
-    return PrivacyPolicy() if types is None else PrivacyPolicy(redact=frozenset(PiiType(t) for t in types))
-
-
 def requirement_analyzer(settings: Settings, sessions: ContextStore) -> RequirementAnalyzer:
-    return RequirementAnalyzer(services(settings).llm, sessions, lambda dealer: policy_for(settings, dealer),
+    return RequirementAnalyzer(services(settings).llm, sessions, lambda dealer: privacy_policy(settings, dealer),
                                group=settings.llm.analysis_group)
 
 

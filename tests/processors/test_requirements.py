@@ -165,3 +165,30 @@ async def test_a_batch_answer_that_lost_count_is_asked_again_one_by_one(conversa
     finally:
         llm.local.register("requirement_analysis_batch", batch_handler)
     assert [_analysis(o).business_domain for o in outcomes] == [BusinessDomain.CUSTOMER_SUPPORT, BusinessDomain.PARTS]
+
+
+async def test_a_dealers_pii_policy_chooses_what_is_redacted(conversation_settings: Any) -> None:
+    from processors.ports import MemoryContextStore
+    from schemas.models import ConversationMessage
+    from streams.llm import llm_client
+    from streams.pipelines.conversations import requirement_analyzer
+
+    settings = conversation_settings.model_copy(update={"pii_policy": {"phones-only": ["phone"]}})
+    llm = llm_client(settings)
+    original = llm.local.handlers["requirement_analysis"]
+    seen: list[str] = []
+
+    async def spy(request: str) -> str:
+        seen.append(request)
+        return await original(request)  # type: ignore[misc]
+
+    llm.local.register("requirement_analysis", spy)
+    try:
+        outcome = await requirement_analyzer(settings, MemoryContextStore()).process(ConversationMessage(
+            dealer_id="phones-only", session_id="policy", user_id="u",
+            text="Email jane.doe@example.com and text 555-201-7788 when the recall parts arrive"))
+    finally:
+        llm.local.register("requirement_analysis", original)
+    assert "jane.doe@example.com" in seen[0] and "555-201-7788" not in seen[0]
+    audit = outcome.extra[0]
+    assert {"email", "phone"} <= set(audit.data_types_seen) and audit.pii_redacted  # seen, though not all redacted
