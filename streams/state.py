@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from streams.kafka import read_to_end
@@ -66,27 +66,37 @@ class DedupStore:
 
     async def restore(self, settings: Settings, partitions: Iterable[int], restore_timeout_s: float = 300.0) -> int:
         """Read the changelog of ``partitions`` from the start to its end; returns entries loaded."""
-        tps = [TopicPartition(self.changelog_topic, p) for p in partitions]
-        if not tps:
-            return 0
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap(), enable_auto_commit=False,
-                                    fetch_max_wait_ms=50, **settings.kafka_security())
-        await consumer.start()
         loaded, horizon = 0, int(time.time() * 1000) - self.retention_ms
-        try:
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            for tp in tps:
-                self._seen.setdefault(tp.partition, {})
-            async for record in read_to_end(consumer, timeout_s=restore_timeout_s):
-                seen = self._seen[record.partition]
-                for event_id, occurred in _ENTRY.iter_unpack(record.value or b""):
-                    if occurred >= horizon:
-                        seen[event_id] = occurred
-                        loaded += 1
-        finally:
-            await consumer.stop()
+        async for partition, record in read_changelog(settings, self.changelog_topic, partitions, restore_timeout_s):
+            seen = self._seen.setdefault(partition, {})
+            if record is None:
+                continue
+            for event_id, occurred in _ENTRY.iter_unpack(record.value or b""):
+                if occurred >= horizon:
+                    seen[event_id] = occurred
+                    loaded += 1
         return loaded
+
+
+async def read_changelog(settings: Settings, topic: str, partitions: Iterable[int],
+                         timeout_s: float) -> AsyncIterator[tuple[int, ConsumerRecord | None]]:
+    """Every record of ``partitions`` of a changelog, from its start to its end; each partition is announced
+    first with ``None`` (so an empty one is still restored, as empty)."""
+    tps = [TopicPartition(topic, p) for p in partitions]
+    if not tps:
+        return
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap(), enable_auto_commit=False,
+                                fetch_max_wait_ms=50, **settings.kafka_security())
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            yield tp.partition, None
+        async for record in read_to_end(consumer, timeout_s=timeout_s):
+            yield record.partition, record
+    finally:
+        await consumer.stop()
 
 
 class KeyValueStore:
@@ -145,26 +155,16 @@ class KeyValueStore:
 
     async def restore(self, settings: Settings, partitions: Iterable[int], restore_timeout_s: float = 300.0) -> int:
         """Read the changelog of ``partitions`` to its end; returns the keys loaded."""
-        tps = [TopicPartition(self.changelog_topic, p) for p in partitions]
-        if not tps:
-            return 0
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap(), enable_auto_commit=False,
-                                    fetch_max_wait_ms=50, **settings.kafka_security())
-        await consumer.start()
         horizon = int(time.time() * 1000) - self.retention_ms
-        try:
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            for tp in tps:
-                self._values.setdefault(tp.partition, {})
-            async for record in read_to_end(consumer, timeout_s=restore_timeout_s):
-                if record.key is None:
-                    continue
-                values, key = self._values[record.partition], record.key.decode()
-                if record.value is None or record.timestamp < horizon:
-                    values.pop(key, None)  # a tombstone, or a key that has expired since
-                else:
-                    values[key] = (record.value.decode(), record.timestamp)
-        finally:
-            await consumer.stop()
-        return sum(len(self._values[tp.partition]) for tp in tps)
+        restored: set[int] = set()
+        async for partition, record in read_changelog(settings, self.changelog_topic, partitions, restore_timeout_s):
+            values = self._values.setdefault(partition, {})
+            restored.add(partition)
+            if record is None or record.key is None:
+                continue
+            key = record.key.decode()
+            if record.value is None or record.timestamp < horizon:
+                values.pop(key, None)  # a tombstone, or a key that has expired since
+            else:
+                values[key] = (record.value.decode(), record.timestamp)
+        return sum(len(self._values[partition]) for partition in restored)
