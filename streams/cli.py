@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import httpx
 import typer
@@ -20,7 +20,15 @@ from rich.table import Table
 
 from connectors.broker import EmbeddedBroker
 from schemas.errors import InvalidEvent
-from schemas.models import CallAnalysis, ConversationMessage, Event, GeneratedWorkflow, RequirementAnalysis
+from schemas.models import (
+    CallAnalysis,
+    ConversationMessage,
+    DocumentAnalysis,
+    DocumentType,
+    Event,
+    GeneratedWorkflow,
+    RequirementAnalysis,
+)
 from streams.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -292,6 +300,49 @@ def _print_call(result: CallAnalysis) -> None:
     console.print(f"[bold]summary[/]: {result.summary}")
 
 
+@app.command()
+def ocr(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A scan: PNG, JPEG, TIFF or PDF.")],
+    engine: Annotated[str | None, typer.Option(help="Read with paddle or tesseract alone; default "
+                                               "AUTERITY_OCR__ENGINE (paddle) with the other engine as fallback.")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the DocumentAnalysis JSON the stream would "
+                                          "publish.")] = False,
+    document_type: Annotated[DocumentType | None, typer.Option(help="The type the scanner says it is (a hint).")]
+    = None,
+) -> None:
+    """Read one document here, without a broker (exit code 1 if it cannot be read)."""
+    from processors.ocr.engines import EngineName
+    from streams.pipelines.documents import document_analyzer, received_document
+
+    if engine not in (None, "paddle", "tesseract"):
+        raise typer.BadParameter(f"unknown engine {engine!r}: paddle or tesseract", param_hint="--engine")
+    settings = get_settings()
+    event = received_document(settings, file.read_bytes(), document_id=file.stem, dealer_id="local",
+                              filename=file.name, inline_only=True, document_type_hint=document_type)
+    result = document_analyzer(settings, cast(EngineName | None, engine)).process(event).results[0]
+    assert isinstance(result, DocumentAnalysis)
+    if as_json:
+        print(result.model_dump_json())
+    else:
+        _print_document(result)
+    raise typer.Exit(1 if result.error else 0)
+
+
+def _print_document(result: DocumentAnalysis) -> None:
+    if result.error:
+        err.print(f"[red]{result.document_id}: {result.error}[/]")
+        return
+    confidence = f"{result.mean_confidence:.2f}" if result.mean_confidence is not None else "-"
+    console.print(f"[bold]{result.document_id}[/]: {result.document_type}, {result.pages} page(s), "
+                  f"read by {result.engine} (confidence {confidence})")
+    table = Table("field", "value", "confidence")
+    for name, value in result.fields.model_dump().items():
+        if value is not None:
+            table.add_row(name, str(value), f"{result.field_confidence.get(name, 0):.2f}")
+    console.print(table)
+
+
 def _analyze_locally(text: str, dealer: str, session: str, role: str | None) -> tuple[Any, RequirementAnalysis]:
     """Analyse one message as the requirements pipeline would, with an in-memory session."""
     from processors.ports import MemoryContextStore
@@ -391,6 +442,33 @@ def publish_call(
     asyncio.run(send())
     where = event.blob_uri or "inline"
     console.print(f"published call {event.call_id} ({event.size_bytes} bytes, {where}) as event {event.event_id}")
+
+
+@app.command(name="publish-document")
+def publish_document(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A scan: PNG, JPEG, TIFF or PDF.")],
+    dealer: Annotated[str, typer.Option(help="The dealership (tenant).")],
+    document_id: Annotated[str | None, typer.Option(help="Id in the DMS; default the file name.")] = None,
+    source: Annotated[str, typer.Option(help="What sent it: scanner, dms, email, ...")] = "cli",
+) -> None:
+    """Publish a scan to documents.received: inline up to AUTERITY_DOCUMENT_INLINE_MAX_BYTES, else via the blob
+    store."""
+    from streams.kafka import producer, send_event
+    from streams.pipelines.documents import received_document
+    from streams.runtime import make_codec
+
+    settings = get_settings()
+    event = received_document(settings, file.read_bytes(), document_id=document_id or file.stem, dealer_id=dealer,
+                              filename=file.name, source=source)
+
+    async def send() -> None:
+        async with producer(settings) as client:
+            await (await send_event(client, make_codec(settings), settings.topics.documents_received, event))
+
+    asyncio.run(send())
+    where = event.blob_uri or "inline"
+    console.print(f"published document {event.document_id} ({event.size_bytes} bytes, {where}) as event "
+                  f"{event.event_id}")
 
 
 @app.command()

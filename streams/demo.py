@@ -6,12 +6,10 @@ import asyncio
 import hashlib
 import os
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
@@ -23,8 +21,9 @@ from rich.table import Table
 
 from connectors.broker import EmbeddedBroker
 from schemas.codec import AvroCodec
-from schemas.models import AgentTask, CallRecorded, ConversationMessage, DocumentReceived, Event
+from schemas.models import AgentTask, CallRecorded, ConversationMessage, Event
 from streams.kafka import consumer, producer, send_event
+from streams.pipelines.documents import received_document
 from streams.runtime import make_codec
 from streams.settings import Settings
 from streams.topics import TopicRegistry, dlq_topic, ensure_topics
@@ -40,32 +39,23 @@ REQUESTS = (  # two per chat session: the second message of the first session ch
 )
 
 
-def sample_png() -> bytes:
-    """A real 8x8 greyscale PNG, so the sample document is a file a scanner could send."""
-    raw = b"".join(b"\x00" + bytes([255 - 16 * x for x in range(8)]) for _ in range(8))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-SAMPLE_CALL = Path(__file__).with_name("samples") / "service-call.ogg"  # stereo: agent left, customer right
+SAMPLES = Path(__file__).with_name("samples")
+SAMPLE_CALL = SAMPLES / "service-call.ogg"  # stereo: agent left, customer right
+SAMPLE_DOCUMENTS = (SAMPLES / "repair-order.png", SAMPLES / "drivers-license.jpg")  # a scan and a phone photo
 
 
 def sample_events(settings: Settings, per_topic: int) -> dict[str, list[Event]]:
     topics = settings.topics
-    png, call = sample_png(), SAMPLE_CALL.read_bytes()
+    call = SAMPLE_CALL.read_bytes()
+    scans = [(path.name, path.read_bytes()) for path in SAMPLE_DOCUMENTS]
     batch: dict[str, list[Event]] = {}
     batch[topics.conversations_messages] = [
         ConversationMessage(dealer_id=DEALERS[i // 2 % 2], session_id=f"session-{i // 2}", user_id=f"staff-{i}",
                             user_role="service_manager", text=REQUESTS[i % len(REQUESTS)])
         for i in range(per_topic)]
     batch[topics.documents_received] = [
-        DocumentReceived(dealer_id=DEALERS[i % 2], document_id=f"RO-{1000 + i}", filename=f"ro-{1000 + i}.png",
-                         content_type="image/png", content=png, sha256=hashlib.sha256(png).hexdigest(),
-                         size_bytes=len(png), source="scanner")
+        received_document(settings, scans[i % 2][1], document_id=f"DOC-{1000 + i}", dealer_id=DEALERS[i % 2],
+                          filename=scans[i % 2][0], source="scanner")
         for i in range(per_topic)]
     batch[topics.calls_recorded] = [
         CallRecorded(dealer_id=DEALERS[i % 2], call_id=f"call-{i}", content_type="audio/ogg", content=call,
@@ -133,7 +123,10 @@ async def _publish_and_collect(settings: Settings, codec: AvroCodec, per_topic: 
 
 def _describe(event: Event) -> str:
     data = event.model_dump(exclude={"event_id", "occurred_at", "schema_version", "source_event_id", "original_value",
-                                     "original_headers", "original_key", "content", "segments", "words"})
+                                     "original_headers", "original_key", "content", "segments", "words", "text",
+                                     "field_confidence"})
+    data = {k: {kk: vv for kk, vv in v.items() if vv is not None} if isinstance(v, dict) else v
+            for k, v in data.items()}
     return ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, [], {}, "", 0, 0.0))[:150]
 
 

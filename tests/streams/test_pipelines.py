@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -33,11 +34,13 @@ def chat(text: str = "Text customers 30 days before their oil change", **fields:
                                user_id="staff-3", text=text, **fields)
 
 
+SCAN = (ROOT / "streams" / "samples" / "repair-order.png").read_bytes()
+
+
 def document(number: int) -> DocumentReceived:
-    content = b"%PDF-1.7 repair order"
-    return DocumentReceived(dealer_id="dealer-riverside-ford", document_id=f"RO-{number}", filename="ro.pdf",
-                            content_type="application/pdf", content=content, sha256="0" * 64,
-                            size_bytes=len(content))
+    return DocumentReceived(dealer_id="dealer-riverside-ford", document_id=f"RO-{number}", filename="ro.png",
+                            content_type="image/png", content=SCAN, sha256=hashlib.sha256(SCAN).hexdigest(),
+                            size_bytes=len(SCAN))
 
 
 def decoded(records: list[Any]) -> list[Any]:
@@ -155,7 +158,7 @@ def test_monitoring_table_and_metrics_show_exactly_what_was_sent(namespace: Name
     assert sum(row["count"] for row in snapshot["windows"]) == 17  # however minute boundaries split them
     assert {row["window_s"] for row in snapshot["windows"]} == {60}
     samples = metrics_samples(worker.url)
-    labels = (("model", "none"), ("operation", "ocr"), ("provider", "placeholder"))
+    labels = (("model", "PP-OCRv6_small_det+PP-OCRv6_small_rec"), ("operation", "ocr"), ("provider", "paddle"))
     assert samples[("auterity_ai_operations_total", labels)] == 3
     assert samples[("auterity_ai_operation_errors_total", labels)] == 0
     assert samples[("auterity_ai_operation_latency_seconds_count", labels)] == 3
