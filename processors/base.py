@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from schemas.errors import InvalidEvent
 from schemas.models import Event
 
 I_contra = TypeVar("I_contra", bound=Event, contravariant=True)
@@ -45,3 +47,25 @@ class Processor(Protocol, Generic[I_contra]):
     def cpu_bound(self) -> bool: ...
 
     def process(self, event: I_contra) -> Outcome | Awaitable[Outcome]: ...
+
+
+BlobFetcher = Callable[[str, str], bytes]  # (blob_uri, sha256) -> verified bytes
+
+
+def no_blob_store(uri: str, sha256: str) -> bytes:
+    raise InvalidEvent(f"the payload is stored at {uri!r} but this processor has no blob store")
+
+
+def payload_bytes(what: str, content: bytes | None, blob_uri: str | None, sha256: str,
+                  fetch_blob: BlobFetcher) -> bytes:
+    """The bytes an event carries, inline or in the blob store, checked against its SHA-256 before anything
+    reads them; an event whose bytes do not match, or that carries none, breaks the contract (DLQ)."""
+    if content is not None:
+        actual = hashlib.sha256(content).hexdigest()
+        if actual != sha256.lower():
+            raise InvalidEvent(f"{what}: checksum mismatch: the event says sha256 {sha256}, the inline content "
+                               f"hashes to {actual}")
+        return content
+    if blob_uri:
+        return fetch_blob(blob_uri, sha256)
+    raise InvalidEvent(f"{what}: neither inline content nor blob_uri is set")

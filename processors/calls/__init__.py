@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from processors.asr import AGENT, CUSTOMER, AsrEngine, AudioError, RecognizedSegment, decode_audio, transcribe
-from processors.base import Outcome, Usage
+from processors.base import BlobFetcher, Outcome, Usage, no_blob_store, payload_bytes
 from processors.calls.analysis import Utterance, extract_actions, overall_sentiment, score_sentiment, summarize
-from schemas.errors import InvalidEvent
 from schemas.models import ActionItem, CallAnalysis, CallRecorded, Sentiment, TranscriptSegment, Word
-
-BlobFetcher = Callable[[str, str], bytes]  # (blob_uri, sha256) -> verified bytes
-
-
-def no_blob_store(uri: str, sha256: str) -> bytes:
-    raise InvalidEvent(f"the call is stored at {uri!r} but this processor has no blob store")
 
 
 @dataclass
@@ -36,7 +28,7 @@ class CallAnalyzer:
     cpu_bound: bool = True
 
     def process(self, event: CallRecorded) -> Outcome:
-        data = self._audio_bytes(event)
+        data = payload_bytes(f"call {event.call_id}", event.content, event.blob_uri, event.sha256, self.fetch_blob)
         engine = self.engine()
         usage = Usage(model=engine.model, provider=engine.provider)
         try:
@@ -75,17 +67,6 @@ class CallAnalyzer:
                           for a in actions],
             summary=summarize(utterances, actions),
         )
-
-    def _audio_bytes(self, event: CallRecorded) -> bytes:
-        if event.content is not None:
-            actual = hashlib.sha256(event.content).hexdigest()
-            if actual != event.sha256.lower():
-                raise InvalidEvent(f"call {event.call_id}: checksum mismatch: the event says sha256 {event.sha256}, "
-                                   f"the inline audio hashes to {actual}")
-            return event.content
-        if event.blob_uri:
-            return self.fetch_blob(event.blob_uri, event.sha256)
-        raise InvalidEvent(f"call {event.call_id}: neither inline content nor blob_uri is set")
 
     def _failed(self, event: CallRecorded, error: str) -> CallAnalysis:
         return CallAnalysis(dealer_id=event.dealer_id, source_event_id=event.event_id, processor=self.name,

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from processors.base import Outcome, Usage
+from processors.base import BlobFetcher, Outcome, Usage, no_blob_store, payload_bytes
 from processors.ocr.engines import OcrEngine, PageReading
 from processors.ocr.fields import OcrLine, understand
 from processors.ocr.pages import DocumentError, Limits, load_pages
-from schemas.errors import InvalidEvent
 from schemas.models import AIAuditEvent, DocumentAnalysis, DocumentReceived, DocumentType
 
-BlobFetcher = Callable[[str, str], bytes]  # (blob_uri, sha256) -> verified bytes
 TEXT_LAYER = "pdf-text"
 MIN_DOCUMENT_CHARS = 25  # a photo's stray letters (a plate, a badge) are not a document
-
-
-def no_blob_store(uri: str, sha256: str) -> bytes:
-    raise InvalidEvent(f"the document is stored at {uri!r} but this processor has no blob store")
 
 
 @dataclass
@@ -39,7 +32,8 @@ class DocumentAnalyzer:
     cpu_bound: bool = True
 
     def process(self, event: DocumentReceived) -> Outcome:
-        data = self._document_bytes(event)
+        data = payload_bytes(f"document {event.document_id}", event.content, event.blob_uri, event.sha256,
+                             self.fetch_blob)
         lines: list[OcrLine] = []
         readings: list[PageReading] = []
         pages = 0
@@ -76,17 +70,6 @@ class DocumentAnalyzer:
                              actor=event.source, operation_type=self.operation_type, model=usage.model,
                              provider=usage.provider, data_types_seen=sorted(meaning.pii_fields), pii_redacted=False)
         return Outcome([analysis], usage, extra=[audit])
-
-    def _document_bytes(self, event: DocumentReceived) -> bytes:
-        if event.content is not None:
-            actual = hashlib.sha256(event.content).hexdigest()
-            if actual != event.sha256.lower():
-                raise InvalidEvent(f"document {event.document_id}: checksum mismatch: the event says sha256 "
-                                   f"{event.sha256}, the inline content hashes to {actual}")
-            return event.content
-        if event.blob_uri:
-            return self.fetch_blob(event.blob_uri, event.sha256)
-        raise InvalidEvent(f"document {event.document_id}: neither inline content nor blob_uri is set")
 
     def _usage(self, readings: list[PageReading]) -> Usage:
         """The engines that read the pages ("paddle", "paddle+tesseract" when the fallback won a page, or the
