@@ -6,7 +6,7 @@ from faust.web import Request, Response, View
 
 from connectors.prometheus import OperationStatsCollector
 from processors.monitoring import LATENCY_BUCKETS_MS
-from streams.pipelines import agents, calls, conversations, documents, monitoring
+from streams.pipelines import agents, calls, conversations, documents, monitoring, webhooks
 from streams.runtime import Runtime, create_runtime
 from streams.settings import Settings
 
@@ -14,7 +14,7 @@ from streams.settings import Settings
 def build_worker(settings: Settings) -> Runtime:
     """A runtime with every pipeline wired; ``runtime.app`` is ready for a Faust worker."""
     runtime = create_runtime(settings)
-    for module in (conversations, documents, calls, agents):
+    for module in (conversations, documents, calls, agents, webhooks):
         module.wire(runtime)
     add_monitoring(runtime)
     return runtime

