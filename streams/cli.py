@@ -472,6 +472,25 @@ def publish_document(
 
 
 @app.command()
+def gateway() -> None:
+    """The HTTP ingest gateway on AUTERITY_GATEWAY__HOST:PORT (OpenAPI at /docs and /openapi.json)."""
+    from streams.gateway import serve
+
+    serve(get_settings())
+
+
+@app.command(name="gateway-key")
+def gateway_key(dealer: Annotated[str, typer.Argument(help="The dealership the key publishes and reads as.")]) -> None:
+    """Make an API key for DEALER: prints the key (shown once, never stored) and the entry to add to
+    AUTERITY_GATEWAY__API_KEYS (the key's SHA-256 -> the dealer)."""
+    from connectors.gateway import new_api_key
+
+    key, digest = new_api_key()
+    console.print(f"API key for {dealer} (store it now; it is not kept): [bold]{key}[/]")
+    print(json.dumps({digest: dealer}))
+
+
+@app.command()
 def demo(
     per_topic: Annotated[int, typer.Option(help="Sample events per inbound topic.")] = 6,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every result.")] = 120.0,

