@@ -490,6 +490,41 @@ def gateway_key(dealer: Annotated[str, typer.Argument(help="The dealership the k
     print(json.dumps({digest: dealer}))
 
 
+@app.command(name="file-drop")
+def file_drop(
+    root: Annotated[Path | None, typer.Option(file_okay=False, help="The drop directory, one subdirectory per "
+                                              "dealer id; default AUTERITY_FILE_DROP__ROOT (var/drop).")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Publish what has settled after AUTERITY_FILE_DROP__SETTLE_S, "
+                                       "then exit.")] = False,
+) -> None:
+    """Publish scans and recordings dropped in ROOT/<dealer_id>/ to documents.received and calls.recorded, each
+    exactly once; published files move to processed/, unreadable ones to rejected/. Ctrl-C stops after the current
+    file."""
+    import logging
+    import signal
+
+    from streams.filedrop import run_file_drop
+
+    settings = get_settings()
+    options = settings.file_drop
+    drop_root = root or Path(options.root)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)  # finish the file in hand: acknowledged, then moved
+        return await run_file_drop(settings, drop_root, poll_s=options.poll_s, settle_s=options.settle_s, stop=stop,
+                                   once=once)
+
+    if not once:
+        console.print(f"watching {drop_root.resolve()} every {options.poll_s:g} s for <dealer_id>/ scans and "
+                      "recordings; Ctrl-C stops")
+    published = asyncio.run(run())
+    console.print(f"published {published} file{'' if published == 1 else 's'} from {drop_root}")
+
+
 @app.command()
 def demo(
     per_topic: Annotated[int, typer.Option(help="Sample events per inbound topic.")] = 6,

