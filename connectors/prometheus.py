@@ -10,9 +10,11 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from schemas.models import CallAnalysis, DocumentAnalysis, Event, GeneratedWorkflow
 
 
 class OperationStatsView(Protocol):
@@ -75,6 +77,37 @@ class PipelineMetrics:
         self.batch_seconds = Histogram("auterity_pipeline_batch_seconds", "Time to handle one consumed batch "
                                        "(decode to outputs queued).", ["pipeline"], registry=registry,
                                        buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300))
+        self.consumer_lag = Gauge("auterity_consumer_lag_records", "Records on the pipeline's source topic not "
+                                  "yet fetched by this worker (its assigned partitions).", ["pipeline"],
+                                  registry=registry)
+        self.end_to_end = Histogram("auterity_end_to_end_latency_seconds", "From an inbound event's occurred_at "
+                                    "to its results being sent.", ["pipeline"], registry=registry,
+                                    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900))
+        self.ocr_pages = Counter("auterity_ocr_pages", "Document pages read, by engine.", ["engine"],
+                                 registry=registry)
+        self.ocr_confidence = Histogram("auterity_ocr_confidence_ratio", "Mean OCR confidence of a document.",
+                                        ["engine"], registry=registry,
+                                        buckets=(0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0))
+        self.asr_audio = Counter("auterity_asr_audio_seconds", "Seconds of call audio transcribed.",
+                                 registry=registry)
+        self.asr_processing = Counter("auterity_asr_processing_seconds", "Seconds spent analysing calls (their "
+                                      "ratio to audio seconds is the real-time factor).", registry=registry)
+        self.workflows = Counter("auterity_workflows_generated", "Workflows generated, by whether they validate.",
+                                 ["valid"], registry=registry)
+
+    def observe(self, pipeline: str, source: Event, results: Sequence[Event], seconds: float, now_s: float) -> None:
+        """What a processor's results say beyond the AI-operation metric: pages, audio, workflows, latency."""
+        self.end_to_end.labels(pipeline).observe(max(0.0, now_s - source.occurred_at.timestamp()))
+        for result in results:
+            if isinstance(result, DocumentAnalysis) and result.error is None and result.engine:
+                self.ocr_pages.labels(result.engine).inc(result.pages)
+                if result.mean_confidence is not None:
+                    self.ocr_confidence.labels(result.engine).observe(result.mean_confidence)
+            elif isinstance(result, CallAnalysis) and result.error is None and result.duration_seconds:
+                self.asr_audio.inc(result.duration_seconds)
+                self.asr_processing.inc(seconds)
+            elif isinstance(result, GeneratedWorkflow):
+                self.workflows.labels(str(result.valid).lower()).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -211,6 +211,7 @@ class ProcessorStep(Generic[E]):
             except (ValueError, TypeError, KeyError) as exc:  # fastavro rejects a result that breaks its schema
                 raise StageError(FailureStage.ENCODE, exc, attempts) from exc
         await self._emit_metric(event, outcome, started, trace_headers, outbox, None)
+        self.runtime.metrics.observe(self.name, event, outcome.results, time.perf_counter() - started, time.time())
 
     async def _emit_metric(self, event: E, outcome: Outcome | None, started: float, trace_headers: dict[str, bytes],
                            outbox: Outbox, error: BaseException | None) -> None:
@@ -320,6 +321,7 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         self._lock = asyncio.Lock()
         self._in_flight: asyncio.Future[None] | None = None
         self._batch_seconds = runtime.metrics.batch_seconds.labels(handler.name)
+        self._lag = runtime.metrics.consumer_lag.labels(handler.name)
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self._lock:  # after the batch being handled, and once the one being finished is committed
@@ -355,10 +357,13 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         await consumer.start()
         consumer.subscribe([self.handler.source], listener=self)
         outbox = BatchOutbox(producer)
-        next_prune = time.monotonic() + 60
+        next_prune, next_lag = time.monotonic() + 60, time.monotonic()
         try:
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.batch_max_records)
+                if time.monotonic() > next_lag:
+                    await self._record_lag(consumer)
+                    next_lag = time.monotonic() + 1.0
                 async with self._lock:
                     if not batch:
                         await self._settle()  # idle: finish what is in flight now rather than later
@@ -381,6 +386,15 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                 await self._settle()  # a clean stop commits what was handled
             finally:
                 await consumer.stop()
+
+    async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Records on the assigned partitions past what this consumer has fetched (from fetch high watermarks)."""
+        lag = 0
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lag += max(0, highwater - await consumer.position(tp))
+        self._lag.set(lag)
 
     async def _handle_batch(self, batch: dict[TopicPartition, list[Any]], outbox: BatchOutbox) -> None:
         if self.concurrency == 1:
