@@ -214,6 +214,12 @@ class Settings(BaseSettings):
     pii_policy: dict[str, list[str]] = Field({}, description="Per dealer, the PII types redacted before an LLM "
                                              "call; a dealer not listed gets every type redacted.")
     monitoring_window_expiry_s: int = Field(3600, ge=60, description="How long closed windows are kept.")
+    alert_error_rate: float = Field(0.05, ge=0, le=1, description="A closed monitoring window whose error rate is "
+                                    "above this publishes an Alert (with a recommendation) to the alerts topic.")
+    alert_min_calls: int = Field(20, ge=1, description="Windows with fewer calls raise no alert.")
+    alert_latency_factor: float = Field(2.0, gt=1, description="A window whose p95 latency is this many times the "
+                                        "operation's all-time p95 raises an alert.")
+    alert_cost_per_window_usd: float = Field(5.0, ge=0, description="A window that cost more raises an alert.")
 
     def external_broker(self) -> bool:
         """True when the user pointed us at a Kafka cluster instead of the embedded broker."""

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from processors.monitoring import OperationStats, window_start
+from processors.monitoring.alerts import AlertPolicy, assess
 from schemas.models import AIOperationMetric
-from streams.pipeline import Outbox, wire_agent
+from streams.pipeline import Outbox, publish, wire_agent
 from streams.runtime import Runtime
 
 
@@ -22,6 +23,10 @@ class MonitoringTable:
 
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
+        self.runtime = runtime
+        self.policy = AlertPolicy(error_rate=settings.alert_error_rate, min_calls=settings.alert_min_calls,
+                                  latency_factor=settings.alert_latency_factor,
+                                  cost_per_window_usd=settings.alert_cost_per_window_usd)
         self.window_s, self.expiry_s = settings.monitoring_window_s, settings.monitoring_window_expiry_s
         partitions = runtime.topics[settings.topics.metrics_events].partitions
         table_options: dict[str, Any] = {"key_type": str, "value_type": bytes, "partitions": partitions}
@@ -36,11 +41,24 @@ class MonitoringTable:
         start = window_start(metric.occurred_at, self.window_s)
         self._add(self.windows, f"{key}|{start}", metric)
         starts: list[int] = json.loads(self.window_index.get(key, b"[]"))
+        if starts and start > max(starts):  # the latest window of this key has closed: judge it
+            await self._judge(key, max(starts), trace_headers, outbox)
         if start not in starts:
             horizon = start - self.expiry_s
             for expired in [s for s in starts if s < horizon]:
                 self.windows.pop(f"{key}|{expired}", None)
             self.window_index[key] = json.dumps(sorted([s for s in starts if s >= horizon] + [start])).encode()
+
+    async def _judge(self, key: str, closed: int, trace_headers: dict[str, bytes], outbox: Outbox) -> None:
+        """Publish the alerts (with their recommendations) of a closed window to the alerts topic."""
+        raw = self.windows.get(f"{key}|{closed}")
+        if raw is None:
+            return
+        totals = self.totals.get(key)
+        others = [OperationStats.from_dict(json.loads(v)) for k, v in self.totals.items() if k != key]
+        for alert in assess(OperationStats.from_dict(json.loads(raw)), closed,
+                            OperationStats.from_dict(json.loads(totals)) if totals else None, others, self.policy):
+            await publish(self.runtime, outbox, alert, trace_headers)
 
     @staticmethod
     def _add(table: Any, key: str, metric: AIOperationMetric) -> None:
