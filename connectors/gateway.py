@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from schemas.errors import InvalidEvent
 from schemas.models import (
     AgentTask,
     CallDirection,
@@ -57,7 +58,9 @@ class StoredBlob(Protocol):
 class GatewayBackend(Protocol):
     """What the gateway needs from the rest of the system."""
 
-    async def publish(self, event: Event) -> None: ...
+    async def publish(self, event: Event) -> None:
+        """Publish, or raise InvalidEvent when the event cannot be encoded (nothing is sent then)."""
+        ...
 
     def store(self, data: bytes, suffix: str) -> StoredBlob: ...
 
@@ -187,7 +190,10 @@ def create_app(config: GatewayConfig, backend: GatewayBackend, lifespan: Any = N
 
 
     async def accept(event: Event) -> Accepted:
-        await backend.publish(event)
+        try:
+            await backend.publish(event)
+        except InvalidEvent as exc:  # valid for pydantic, not for Avro (an int beyond 32 bits, say)
+            raise HTTPException(422, [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
         published[event.event_id] = event.dealer_id
         while len(published) > 100_000:
             published.popitem(last=False)

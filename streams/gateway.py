@@ -22,6 +22,7 @@ from streams.blobs import blob_store
 from streams.kafka import producer, send_event
 from streams.runtime import make_codec
 from streams.settings import Settings
+from streams.tracing import configure_exporter
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,11 @@ class KafkaBackend:
 
     async def publish(self, event: Event) -> None:
         assert self._producer is not None, "the gateway's producer starts with the app"
-        await (await send_event(self._producer, self.codec, self.topic_of(event), event))
+        try:
+            sent = await send_event(self._producer, self.codec, self.topic_of(event), event)
+        except (ValueError, TypeError, OverflowError) as exc:  # fastavro: a value outside the Avro type's range
+            raise InvalidEvent(f"{event.schema_name} does not fit its Avro schema: {exc}") from exc
+        await sent
 
     def topic_of(self, event: Event) -> str:
         names = self.settings.topics
@@ -108,6 +113,7 @@ class KafkaBackend:
 
 
 def gateway_app(settings: Settings) -> FastAPI:
+    configure_exporter(settings.trace_exporter, "auterity-gateway")
     gateway = settings.gateway
     config = GatewayConfig(gateway.api_keys, gateway.rate_per_s, gateway.burst, gateway.max_json_bytes,
                            gateway.max_upload_bytes, settings.document_inline_max_bytes,

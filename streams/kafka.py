@@ -28,15 +28,15 @@ async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
         await client.stop()
 
 
-def event_headers(codec: AvroCodec, event: Event, span_name: str) -> list[tuple[str, bytes]]:
+def event_headers(codec: AvroCodec, event: Event, span_name: str, topic: str | None = None) -> list[tuple[str, bytes]]:
     """Headers of an event entering the system here: a new trace, content type and schema id."""
-    return list(build_headers(codec, type(event), new_trace_headers(span_name)).items())
+    return list(build_headers(codec, type(event), new_trace_headers(span_name, topic)).items())
 
 
 async def send_event(client: AIOKafkaProducer, codec: AvroCodec, topic: str, event: Event) -> asyncio.Future[Any]:
     """Queue the event for sending; await the returned future for the broker's acknowledgement."""
     future: asyncio.Future[Any] = await client.send(topic, codec.encode(event), key=event.key().encode(),
-                                                    headers=event_headers(codec, event, f"publish {topic}"))
+                                                    headers=event_headers(codec, event, f"send {topic}", topic))
     return future
 
 

@@ -36,7 +36,7 @@ from schemas.models import AIOperationMetric, DeadLetter, Event, FailureStage, H
 from streams.runtime import Runtime
 from streams.state import DedupStore, KeyValueStore
 from streams.topics import TopicSpec, dlq_topic, ensure_topics
-from streams.tracing import continue_trace
+from streams.tracing import ai_attributes, ai_span, continue_trace, messaging, recording
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,16 @@ class RecordHandler(Generic[E]):
         metrics = self.runtime.metrics  # label children resolved once, not per event
         self._processed = metrics.events.labels(self.name, "processed")
         self._duplicates = metrics.events.labels(self.name, "duplicate")
-        self._span_name = f"{self.name} process"
+        self._span_name = f"process {self.source}"
+        self.group = f"{self.runtime.settings.app_id}-{self.name}"
 
     async def __call__(self, record: InboundRecord, seen: SeenEvents, outbox: Outbox) -> None:
         decoded: E | None = None
-        with continue_trace(record.headers, self._span_name) as trace_headers:
+        attributes = (messaging(record.topic, "process", destination__partition__id=str(record.partition),
+                                kafka__offset=record.offset, kafka__message__key=record.key.decode("utf-8", "replace")
+                                if record.key else None, consumer__group__name=self.group)
+                      if recording() else None)
+        with continue_trace(record.headers, self._span_name, attributes) as trace_headers:
             try:
                 decoded = self._decode(record.value)
                 event_id = decoded.event_id.bytes
@@ -188,6 +193,10 @@ class ProcessorStep(Generic[E]):
         return self.processor.process(event)  # type: ignore[return-value]
 
     async def __call__(self, event: E, trace_headers: dict[str, bytes], outbox: Outbox) -> None:
+        with ai_span(self.processor.operation_type) as span:
+            await self._run(event, trace_headers, outbox, span)
+
+    async def _run(self, event: E, trace_headers: dict[str, bytes], outbox: Outbox, span: Any) -> None:
         started, attempts = time.perf_counter(), 1
         try:
             try:
@@ -202,8 +211,14 @@ class ProcessorStep(Generic[E]):
                         attempts = attempt.retry_state.attempt_number + 1
                         outcome = await self._call(event)
         except Exception as exc:
+            ai_attributes(span, operation=self.processor.operation_type, model="unknown", provider="unknown",
+                          input_tokens=0, output_tokens=0, cost_usd=0.0, error=type(exc).__name__)
             await self._emit_metric(event, None, started, trace_headers, outbox, exc)
             raise StageError(FailureStage.PROCESS, exc, attempts) from exc
+        usage = outcome.usage
+        ai_attributes(span, operation=self.processor.operation_type, model=usage.model, provider=usage.provider,
+                      input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=usage.cost_usd,
+                      error=outcome.error_class)
         for index, result in enumerate([*outcome.results, *outcome.extra]):
             result.event_id = result_event_id(event, self.name, index)  # the processor's fresh object
             try:

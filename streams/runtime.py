@@ -15,7 +15,7 @@ from schemas.codec import CONTENT_TYPE, AvroCodec, SchemaRegistryClient
 from schemas.models import Event
 from streams.settings import Settings
 from streams.topics import TopicRegistry
-from streams.tracing import install_tracer_provider
+from streams.tracing import configure_exporter
 
 if TYPE_CHECKING:
     from streams.pipeline import PipelineHost
@@ -106,7 +106,7 @@ class Runtime:
 
 
 def create_runtime(settings: Settings) -> Runtime:
-    install_tracer_provider()
+    configure_exporter(settings.trace_exporter, "auterity-worker")
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server.strip()}" for server in settings.bootstrap().split(",")],

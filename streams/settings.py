@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Where the worker serves /metrics and /monitoring.")
     web_port: int = 6066
     log_level: str = "info"
+    trace_exporter: Literal["none", "otlp", "console"] = Field("none", description="Where spans go: none (only "
+                                                               "the trace context travels), otlp (to "
+                                                               "OTEL_EXPORTER_OTLP_ENDPOINT, e.g. the collector) or "
+                                                               "console (a JSON line per span on stdout).")
 
     retry_attempts: int = Field(3, ge=1, description="Attempts for a transient processor failure before the DLQ.")
     retry_initial_backoff_s: float = Field(0.2, ge=0)

@@ -8,9 +8,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,41 @@ def generator(conversation_settings: Settings) -> Any:
     from streams.pipelines.conversations import workflow_generator
 
     return workflow_generator(conversation_settings, MemoryContextStore())
+
+
+GATEWAY_KEYS = {"dealer-riverside-ford": "ak_riverside-test-key", "dealer-lakeside-toyota": "ak_lakeside-test-key"}
+
+
+@pytest.fixture
+def start_gateway(namespace: Namespace, tmp_path: Path) -> Iterator[Callable[..., tuple[str, Any]]]:
+    """Factory: ``start_gateway(**gateway_settings)`` runs the ingest gateway on uvicorn in a thread, in this
+    test's namespace, with the GATEWAY_KEYS; returns (base URL, settings)."""
+    import uvicorn
+
+    from connectors.gateway import key_hash
+    from streams.gateway import gateway_app
+    from streams.settings import GatewaySettings
+    from streams.topics import ensure_topics_sync
+
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(**gateway: Any) -> tuple[str, Any]:
+        settings = namespace.settings(blob_store=str(tmp_path / "blobs"), gateway=GatewaySettings(
+            api_keys={key_hash(k): d for d, k in GATEWAY_KEYS.items()}, **gateway))
+        ensure_topics_sync(settings)
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(gateway_app(settings), host="127.0.0.1", port=port,
+                                               log_level="warning", timeout_keep_alive=2))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}", settings
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)
