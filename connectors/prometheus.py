@@ -92,6 +92,9 @@ class PipelineMetrics:
                                  registry=registry)
         self.asr_processing = Counter("auterity_asr_processing_seconds", "Seconds spent analysing calls (their "
                                       "ratio to audio seconds is the real-time factor).", registry=registry)
+        self.webhook_deliveries = Counter("auterity_webhook_deliveries", "Result events the webhook sink handled, by "
+                                          "outcome (delivered, not_subscribed; failures are dead letters).",
+                                          ["pipeline", "outcome"], registry=registry)
         self.workflows = Counter("auterity_workflows_generated", "Workflows generated, by whether they validate.",
                                  ["valid"], registry=registry)
 

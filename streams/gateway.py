@@ -22,6 +22,7 @@ from streams.blobs import blob_store
 from streams.kafka import producer, send_event
 from streams.runtime import make_codec
 from streams.settings import Settings
+from streams.topics import TopicRegistry, result_topics
 from streams.tracing import configure_exporter
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,8 @@ class KafkaBackend:
         self.settings, self.codec = settings, make_codec(settings)
         self.index = ResultIndex(settings.gateway.results_kept)
         self._producer: AIOKafkaProducer | None = None
-        names = settings.topics
-        self.result_topics = [names.conversations_analyzed, names.workflows_generated, names.documents_analyzed,
-                              names.calls_analyzed, names.agents_results]
+        self.registry = TopicRegistry(settings)
+        self.result_topics = result_topics(settings.topics)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -72,15 +72,10 @@ class KafkaBackend:
     async def publish(self, event: Event) -> None:
         assert self._producer is not None, "the gateway's producer starts with the app"
         try:
-            sent = await send_event(self._producer, self.codec, self.topic_of(event), event)
+            sent = await send_event(self._producer, self.codec, self.registry.topic_for(type(event)), event)
         except (ValueError, TypeError, OverflowError) as exc:  # fastavro: a value outside the Avro type's range
             raise InvalidEvent(f"{event.schema_name} does not fit its Avro schema: {exc}") from exc
         await sent
-
-    def topic_of(self, event: Event) -> str:
-        names = self.settings.topics
-        return {"ConversationMessage": names.conversations_messages, "DocumentReceived": names.documents_received,
-                "CallRecorded": names.calls_recorded, "AgentTask": names.agents_tasks}[event.schema_name]
 
     def store(self, data: bytes, suffix: str) -> StoredBlob:
         return blob_store(self.settings).put(data, suffix)

@@ -331,7 +331,7 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         settings = runtime.settings
         self.batch_max_records = batch_max_records or settings.batch_max_records
         self.max_poll_interval_s = max_poll_interval_s
-        self.group_id = f"{settings.app_id}-{handler.name}"
+        self.group_id = handler.group
         self.dedup = DedupStore(f"{self.group_id}-processed-changelog", settings.dedup_retention_hours * 3600)
         self._lock = asyncio.Lock()
         self._in_flight: asyncio.Future[None] | None = None

@@ -27,7 +27,7 @@ from schemas.models import (
     TaskResult,
     WorkflowResult,
 )
-from streams.settings import Settings
+from streams.settings import Settings, TopicNames
 
 DLQ_SUFFIX = ".dlq"
 
@@ -58,6 +58,12 @@ class TopicSpec:
 
 def dlq_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
+
+
+def result_topics(names: TopicNames) -> list[str]:
+    """The topics that carry results to dealers (what the webhook sink delivers and the gateway answers from)."""
+    return [names.conversations_analyzed, names.workflows_generated, names.documents_analyzed, names.calls_analyzed,
+            names.agents_results]
 
 
 class TopicRegistry:

@@ -15,6 +15,7 @@ from schemas.models import Event, FailureStage
 from streams.pipeline import Outbox, StageError, wire_handler
 from streams.runtime import Runtime
 from streams.settings import WebhookSettings
+from streams.topics import result_topics
 
 GROUP = "webhooks"
 
@@ -24,7 +25,7 @@ class WebhookStep:
 
     def __init__(self, runtime: Runtime, topic: str, settings: WebhookSettings, sender: WebhookSender) -> None:
         self.topic, self.settings, self.sender = topic, settings, sender
-        self._outcomes = runtime.metrics.events  # auterity_pipeline_events_total{pipeline, outcome}
+        self._outcomes = runtime.metrics.webhook_deliveries
         self.name = f"{GROUP}-{topic}"
 
     async def __call__(self, event: Event, trace_headers: dict[str, bytes], outbox: Outbox) -> None:
@@ -40,18 +41,12 @@ class WebhookStep:
         self._outcomes.labels(self.name, "delivered").inc()
 
 
-def result_topics(runtime: Runtime) -> list[str]:
-    names = runtime.settings.topics
-    return [names.conversations_analyzed, names.workflows_generated, names.documents_analyzed, names.calls_analyzed,
-            names.agents_results]
-
-
 def wire(runtime: Runtime) -> None:
     settings = runtime.settings.webhooks
     if not settings.targets:
         return
     sender = WebhookSender(httpx.AsyncClient(timeout=settings.timeout_s), settings.attempts,
                            settings.initial_backoff_s, settings.max_backoff_s)
-    for topic in result_topics(runtime):
+    for topic in result_topics(runtime.settings.topics):
         step = WebhookStep(runtime, topic, settings, sender)
         wire_handler(runtime, step.name, topic, step, group=GROUP, concurrency=settings.concurrency)
