@@ -17,3 +17,15 @@ class InvalidEvent(EventError):
 
 class TransientError(Exception):
     """A failure that may pass if retried (rate limit, timeout, a peer restarting); retried with backoff."""
+
+
+class TaskError(Exception):
+    """An attempt at a workflow task failed in a way another attempt may not (a peer down, a timeout)."""
+
+
+class PermanentTaskError(TaskError):
+    """A workflow task cannot succeed as given (missing or malformed input, a refused recipient): not retried."""
+
+
+class SourceError(Exception):
+    """An enrichment source failed (down, timed out, refused the key); the other sources' data is kept."""

@@ -374,6 +374,8 @@ class AgentTask(Event):
     input_json: str = "{}"
     timeout_seconds: float | None = None
     max_attempts: int = 3
+    run_id: str | None = None
+    task_count: int | None = None
 
 
 class TaskResult(ResultEvent):
@@ -388,6 +390,7 @@ class TaskResult(ResultEvent):
     error: str | None = None
     attempts: int = 0
     latency_ms: float = 0.0
+    run_id: str | None = None
 
 
 class TaskOutcome(Record):
@@ -403,6 +406,20 @@ class WorkflowResult(ResultEvent):
     workflow_id: str
     status: WorkflowStatus
     tasks: list[TaskOutcome] = []
+    run_id: str | None = None
+    error: str | None = None
+
+
+class ApprovalDecision(Event):
+    schema_name = "ApprovalDecision"
+    key_field = "workflow_id"
+
+    workflow_id: str
+    run_id: str | None = None
+    task_id: str
+    approved: bool
+    approver: str
+    comment: str | None = None
 
 
 class AIOperationMetric(ResultEvent):
@@ -475,7 +492,7 @@ EVENT_MODELS: dict[str, type[Event]] = {
     model.schema_name: model
     for model in (
         ConversationMessage, RequirementAnalysis, GeneratedWorkflow, GeneratedInterface, DebugAnalysis,
-        DocumentReceived, DocumentAnalysis, CallRecorded, CallAnalysis, AgentTask, TaskResult,
-        WorkflowResult, AIOperationMetric, AIAuditEvent, Alert, DeadLetter,
+        DocumentReceived, DocumentAnalysis, CallRecorded, CallAnalysis, AgentTask, ApprovalDecision,
+        TaskResult, WorkflowResult, AIOperationMetric, AIAuditEvent, Alert, DeadLetter,
     )
 }
