@@ -167,6 +167,12 @@ class MilvusVectorStore:
         with self._lock, _translated("delete", name):
             self._client.delete(name, ids=list(ids))
 
+    def delete_where(self, name: str, filter: str) -> int:
+        """Remove the items matching ``filter`` (e.g. ``payload["created_at"] < 1700000000``); returns how many."""
+        with self._lock, _translated("delete", name):
+            result = self._client.delete(name, filter=filter)
+        return int(result.get("delete_count", 0)) if isinstance(result, dict) else len(result or [])
+
     def count(self, name: str) -> int:
         """How many items collection ``name`` holds."""
         with self._lock, _translated("count", name):
