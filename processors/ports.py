@@ -12,6 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
+from schemas.errors import SourceError as SourceError  # re-exported: sources raise it
+
 
 class Embedder(Protocol):
     """Sentence embeddings: L2-normalised float32 rows, one per text."""
@@ -84,6 +86,8 @@ class VectorStore(Protocol):
 
     def count(self, name: str) -> int: ...
 
+    def delete_where(self, name: str, filter: str) -> int: ...
+
 
 class MemoryContextStore:
     """A ContextStore in a dict: for the one-shot CLI and tests, where no stream owns the sessions."""
@@ -96,3 +100,56 @@ class MemoryContextStore:
 
     def put(self, key: str, value: str) -> None:
         self.values[key] = value
+
+
+class EnrichmentSource(Protocol):
+    """One data source for company and contact enrichment (the dealer's CRM, a commercial API).
+
+    Each method returns the fields it knows (``None`` or ``{}`` when it knows nothing) and raises SourceError
+    when it cannot answer. ``weight`` (0..1) is how far its data is trusted when sources disagree.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def weight(self) -> float: ...
+
+    async def lookup_company(self, name: str, domain: str | None = None) -> dict[str, Any] | None: ...
+
+    async def lookup_contact(self, contact: dict[str, Any], company: str | None = None) -> dict[str, Any] | None: ...
+
+
+class Mailer(Protocol):
+    """Sends one email; ``message_id`` is derived from the task, so a resend after a crash can be recognised."""
+
+    async def send_email(self, *, to: str, subject: str, body: str, message_id: str) -> str: ...
+
+
+class SmsSender(Protocol):
+    """Sends one text message through the dealer's SMS gateway; returns the gateway's message id."""
+
+    async def send_sms(self, *, to: str, body: str, message_id: str) -> str: ...
+
+
+class HttpCaller(Protocol):
+    """Calls an HTTP endpoint; returns (status code, body as text). Raises on a refused host."""
+
+    async def call(self, *, method: str, url: str, payload: Any = None,
+                   headers: dict[str, str] | None = None) -> tuple[int, str]: ...
+
+
+class Crm(Protocol):
+    """The dealer's CRM: records, tasks and appointments. ``key`` is the task's idempotency key: a call
+    repeated with the same key (a task redone after a crash) returns the first call's answer, changing nothing."""
+
+    async def upsert_record(self, *, key: str, dealer_id: str, object_type: str, record: dict[str, Any],
+                            match_on: str | None = None) -> str: ...
+
+    async def create_task(self, *, key: str, dealer_id: str, title: str, assignee_role: str | None,
+                          priority: str | None, due_at: str | None, about: str | None,
+                          context: str | None) -> str: ...
+
+    async def book_appointment(self, *, key: str, dealer_id: str, customer: str, vehicle: str | None,
+                               appointment_type: str | None, preferred: str | None,
+                               duration_minutes: int) -> tuple[str, str]: ...

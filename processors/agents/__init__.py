@@ -1,2 +1,2 @@
-"""Agent orchestration. So far the task-graph planner (``graph``); the orchestrator, the agents and the step
-executors are still to come, and until then the agents pipeline runs the placeholder."""
+"""Agent orchestration: the task-graph planner (``graph``), the orchestrator, the agents (``base``,
+``intelligence``, ``campaign``) and the step executors (``steps``), with long-term memory (``memory``)."""
