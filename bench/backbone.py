@@ -33,14 +33,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.broker import EmbeddedBroker  # noqa: E402
-from processors.placeholder import PlaceholderAgentRunner  # noqa: E402
+from processors.base import Outcome, Usage  # noqa: E402
 from schemas.codec import AvroCodec  # noqa: E402
-from schemas.models import AgentTask, AIOperationMetric  # noqa: E402
+from schemas.models import AgentTask, AIOperationMetric, TaskResult, TaskStatus  # noqa: E402
 from streams.pipeline import result_event_id  # noqa: E402
 from streams.runtime import build_headers  # noqa: E402
 from streams.settings import Settings, TopicNames  # noqa: E402
 
 CODEC = AvroCodec()
+
+
+class PassThrough:
+    """The lightest processor: one TaskResult per AgentTask, no model; what is measured is the pipeline."""
+
+    name, operation_type, cpu_bound = "bench.pass_through", "agent_task", False
+
+    def process(self, event: AgentTask) -> Outcome:
+        return Outcome([TaskResult(dealer_id=event.dealer_id, source_event_id=event.event_id, processor=self.name,
+                                   task_id=event.task_id, workflow_id=event.workflow_id,
+                                   status=TaskStatus.SKIPPED)], Usage(model="none", provider="bench"))
 PARTITIONS = 4
 
 
@@ -108,7 +119,7 @@ async def plain_loop(bootstrap: str, names: TopicNames, expected: int) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=262144)
     await consumer.start()
     await producer.start()
-    processor, seen, done = PlaceholderAgentRunner(), set(), 0
+    processor, seen, done = PassThrough(), set(), 0
     try:
         while done < expected:
             batches = await consumer.getmany(timeout_ms=500, max_records=2000)
@@ -145,7 +156,7 @@ def build_passthrough(settings: Settings) -> Any:
     from streams.runtime import create_runtime
 
     runtime = create_runtime(settings)
-    wire_processor(runtime, "agents", settings.topics.agents_tasks, AgentTask, PlaceholderAgentRunner())
+    wire_processor(runtime, "agents", settings.topics.agents_tasks, AgentTask, PassThrough())
     return runtime
 
 

@@ -1,6 +1,6 @@
 """The HTTP ingest gateway: how dealership systems without a Kafka client publish events and read results.
 
-``POST /v1/{conversations,documents,calls,agent-tasks}`` validates the request against the event's contract
+``POST /v1/{conversations,documents,calls,agent-tasks,approvals}`` validates the request against the event's contract
 (422 names the field), stamps the caller's dealer id and publishes; the answer is the event id (202).
 Documents and calls are multipart uploads: large ones go through the blob store, like every producer's.
 ``GET /v1/results/{event_id}`` returns the results of an event once they exist. Every request needs a
@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from schemas.errors import InvalidEvent
 from schemas.models import (
     AgentTask,
+    ApprovalDecision,
     CallDirection,
     CallRecorded,
     ConversationMessage,
@@ -111,6 +112,7 @@ def inbound_model(event_type: type[Event]) -> type[BaseModel]:
 
 ConversationRequest = inbound_model(ConversationMessage)
 AgentTaskRequest = inbound_model(AgentTask)
+ApprovalRequest = inbound_model(ApprovalDecision)
 
 
 @dataclass
@@ -224,6 +226,11 @@ def create_app(config: GatewayConfig, backend: GatewayBackend, lifespan: Any = N
     @app.post("/v1/agent-tasks", status_code=202, response_model=Accepted, tags=["publish"])
     async def agent_tasks(body: AgentTaskRequest, dealer: Dealer) -> Accepted:  # type: ignore[valid-type]
         return await accept(build(lambda: AgentTask(dealer_id=dealer, **body.model_dump())))  # type: ignore[attr-defined]
+
+    @app.post("/v1/approvals", status_code=202, response_model=Accepted, tags=["publish"])
+    async def approvals(body: ApprovalRequest, dealer: Dealer) -> Accepted:  # type: ignore[valid-type]
+        """A decision on a paused run's human_approval task."""
+        return await accept(build(lambda: ApprovalDecision(dealer_id=dealer, **body.model_dump())))  # type: ignore[attr-defined]
 
     @app.post("/v1/documents", status_code=202, response_model=Accepted, tags=["publish"])
     async def documents(dealer: Dealer, file: Annotated[UploadFile, File(description="PNG, JPEG, TIFF or PDF")],

@@ -471,6 +471,89 @@ def publish_document(
                   f"{event.event_id}")
 
 
+def _trigger_data(inputs: list[str], inputs_json: Path | None) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(inputs_json.read_text()) if inputs_json else {}
+    if not isinstance(data, dict):
+        raise typer.BadParameter("--inputs-json must hold a JSON object")
+    for item in inputs:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"--input takes NAME=VALUE, got {item!r}")
+        data[name.strip()] = value
+    return data
+
+
+@app.command(name="run-workflow")
+def run_workflow(
+    workflow_id: Annotated[str, typer.Argument(help="A generated workflow's id (workflows.generated).")],
+    inputs: Annotated[list[str], typer.Option("--input", "-i", help="A trigger field, NAME=VALUE; repeatable.")] = [],  # noqa: B006
+    inputs_json: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                     help="The trigger's data as a JSON object.")] = None,
+    file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Read the workflow from this JSON "
+                                              "file (`auterity generate --json` output) instead of the topic.")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Id of this run; default a new one.")] = None,
+    dealer: Annotated[str | None, typer.Option(help="Run as this dealership; default the workflow's.")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run until its WorkflowResult.")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to follow the run.")] = 300.0,
+) -> None:
+    """Turn a generated workflow into the agent tasks of one run and publish them to agents.tasks; with --wait
+    (default) print each task's result and exit 0 only if the run succeeded."""
+    from processors.agents.steps import missing_trigger_fields
+    from streams.runs import WorkflowNotFound, find_workflow, follow_run, load_workflow_file, start_run
+
+    settings = get_settings()
+    trigger = _trigger_data(inputs, inputs_json)
+    try:
+        workflow = (load_workflow_file(file, workflow_id) if file
+                    else asyncio.run(find_workflow(settings, workflow_id)))
+        missing = missing_trigger_fields(workflow, trigger)
+        if missing:
+            err.print(f"[yellow]the trigger declares fields not given: {', '.join(missing)}[/]")
+        run = asyncio.run(start_run(settings, workflow, trigger, run_id, dealer))
+    except (WorkflowNotFound, ValueError) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"run {run} of workflow {workflow.workflow_id} ({workflow.name}): {len(workflow.steps)} tasks "
+                  f"published to {settings.topics.agents_tasks}")
+    if not wait:
+        return
+
+    def show(result: Any) -> None:
+        colour = {"succeeded": "green", "skipped": "yellow"}.get(result.status.value, "red")
+        detail = result.error or (result.output_json or "")[:100]
+        console.print(f"  [{colour}]{result.status.value:<9}[/] {result.task_id:<28} {result.agent_id or '':<20} "
+                      f"{detail}")
+
+    final = asyncio.run(follow_run(settings, workflow.workflow_id, run, timeout, show))
+    if final is None:
+        err.print(f"[red]no WorkflowResult within {timeout:g}s[/] (a wait or an approval may still be pending)")
+        raise typer.Exit(1)
+    console.print(f"run {run}: {final.status.value}" + (f" ({final.error})" if final.error else ""))
+    raise typer.Exit(0 if final.status.value == "succeeded" else 1)
+
+
+@app.command()
+def approve(
+    workflow_id: Annotated[str, typer.Argument(help="The paused run's workflow id.")],
+    task_id: Annotated[str, typer.Argument(help="The human_approval task.")],
+    approver: Annotated[str, typer.Option(help="Who decides.")],
+    dealer: Annotated[str, typer.Option(help="The dealership (tenant).")],
+    run_id: Annotated[str | None, typer.Option(help="The run, when the workflow runs more than once.")] = None,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject: the task fails and its dependents are skipped.")]
+    = False,
+    comment: Annotated[str | None, typer.Option(help="Why.")] = None,
+) -> None:
+    """Publish an ApprovalDecision for a human_approval task; the paused run goes on (or stops) at once."""
+    from schemas.models import ApprovalDecision
+    from streams.runs import publish_decision
+
+    decision = ApprovalDecision(dealer_id=dealer, workflow_id=workflow_id, run_id=run_id, task_id=task_id,
+                                approved=not reject, approver=approver, comment=comment)
+    asyncio.run(publish_decision(get_settings(), decision))
+    console.print(f"{'rejected' if reject else 'approved'} {task_id} of {workflow_id}"
+                  + (f" run {run_id}" if run_id else "") + f" (event {decision.event_id})")
+
+
 @app.command()
 def gateway() -> None:
     """The HTTP ingest gateway on AUTERITY_GATEWAY__HOST:PORT (OpenAPI at /docs and /openapi.json)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -61,11 +62,29 @@ def sample_events(settings: Settings, per_topic: int) -> dict[str, list[Event]]:
         CallRecorded(dealer_id=DEALERS[i % 2], call_id=f"call-{i}", content_type="audio/ogg", content=call,
                      sha256=hashlib.sha256(call).hexdigest(), size_bytes=len(call), agent_id=f"bdc-{i % 3}")
         for i in range(per_topic)]
-    batch[topics.agents_tasks] = [
-        AgentTask(dealer_id=DEALERS[0], task_id=f"task-{i}", workflow_id="wf-demo-1", task_type="company_lookup",
-                  depends_on=[f"task-{i - 1}"] if i else [], input_json='{"company": "Acme Fleet Services"}')
-        for i in range(per_topic)]
+    batch[topics.agents_tasks] = [*prospect_run(DEALERS[0])]
     return batch
+
+
+def prospect_run(dealer_id: str) -> list[AgentTask]:
+    """One run of a fleet-prospect workflow over the shipped CRM sample: look the company and its fleet director
+    up, write a 3-email sequence, log the prospect in the CRM and give a salesperson a call task."""
+    steps: list[tuple[str, str, list[str], dict[str, Any], dict[str, str]]] = [
+        ("lookup", "enrich_company", [], {}, {"company_name": "trigger.company"}),
+        ("contact", "enrich_contact", [], {}, {"contact": "trigger.contact", "company": "trigger.company"}),
+        ("sequence", "generate_email_sequence", ["lookup", "contact"], {"goal": "book a fleet consultation"},
+         {"audience": "trigger.segment", "context": "contact.contact"}),
+        ("log", "crm_update", ["lookup"], {"object": "prospect", "match_on": "name"}, {"record": "lookup.company"}),
+        ("call", "create_task", ["sequence", "log"], {"title": "Call the fleet director about the consultation",
+                                                      "assignee_role": "fleet_sales", "due_in_minutes": "60"},
+         {"about": "log.record_id"}),
+    ]
+    trigger = {"company": "Harbor Fleet Services", "contact": "dana.whitfield@harborfleet.com",
+               "segment": "fleet_prospect"}
+    return [AgentTask(dealer_id=dealer_id, workflow_id="wf-demo-fleet-prospect", run_id="demo", task_id=task_id,
+                      task_type=task_type, depends_on=deps, task_count=len(steps),
+                      input_json=json.dumps({"config": config, "inputs": inputs, "trigger": trigger}))
+            for task_id, task_type, deps, config, inputs in steps]
 
 
 def _start_worker(settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
@@ -103,8 +122,9 @@ async def _publish_and_collect(settings: Settings, codec: AvroCodec, per_topic: 
                   "plus 2 malformed events to documents.received")
     expected: Counter[str] = Counter({
         topics.conversations_analyzed: per_topic, topics.workflows_generated: per_topic,
-        topics.documents_analyzed: per_topic, topics.calls_analyzed: per_topic, topics.agents_results: per_topic,
-        topics.metrics_events: 5 * per_topic, dlq_topic(topics.documents_received): 2,
+        topics.documents_analyzed: per_topic, topics.calls_analyzed: per_topic,
+        topics.agents_results: len(batch[topics.agents_tasks]) + 1,  # a TaskResult each, and the WorkflowResult
+        topics.metrics_events: 4 * per_topic + len(batch[topics.agents_tasks]), dlq_topic(topics.documents_received): 2,
     })
     seen: Counter[str] = Counter()
     deadline = time.monotonic() + timeout_s

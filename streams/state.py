@@ -118,14 +118,26 @@ class KeyValueStore:
     def partition_of(self, key: str) -> int:
         return int(murmur2(key.encode()) & 0x7FFFFFFF) % self.partitions
 
-    def get(self, key: str) -> str | None:
-        entry = self._values.get(self.partition_of(key), {}).get(key)
+    def get(self, key: str, partition_key: str | None = None) -> str | None:
+        """The value of ``key``; ``partition_key`` is the source key it lives with when that is not ``key``
+        itself (a workflow's runs live with the workflow id)."""
+        entry = self._values.get(self.partition_of(partition_key or key), {}).get(key)
         return entry[0] if entry else None
 
     def put(self, key: str, value: str) -> None:
-        partition = self.partition_of(key)
+        """Set ``key``; its changelog record goes out with the batch's outputs."""
+        self._pending.append(self.put_now(key, value))
+
+    def put_now(self, key: str, value: str, partition_key: str | None = None) -> tuple[int, bytes, bytes]:
+        """Set ``key`` and return its changelog record without queueing it: the caller sends it and waits for
+        the ack (state that must be durable before an effect, not at the batch's end)."""
+        partition = self.partition_of(partition_key or key)
         self._values.setdefault(partition, {})[key] = (value, int(time.time() * 1000))
-        self._pending.append((partition, key.encode(), value.encode()))
+        return (partition, key.encode(), value.encode())
+
+    def keys(self, partitions: Iterable[int]) -> list[str]:
+        """The keys held for these partitions."""
+        return [key for partition in partitions for key in self._values.get(partition, {})]
 
     def take_pending(self) -> list[tuple[int, bytes, bytes | None]]:
         """Changelog records (partition, key, value; None deletes the key) written since the last call."""

@@ -189,6 +189,8 @@ class Orchestrator:
         self._wakes: dict[str, asyncio.Event] = {}
         self._executing: dict[str, dict[str, asyncio.Task[None]]] = {}
         self._decisions: dict[str, asyncio.Event] = {}  # run key/task id -> set when its approval arrives
+        self._resumed: set[str] = set()  # runs loaded by resume() whose unreported results go out first
+        self._reporting: set[str] = set()  # run key/task id of results being published
         self.known_types = self.registry.task_types | {_WAIT, _APPROVAL}
 
     # Events in -----------------------------------------------------------------------------------------------
@@ -209,6 +211,8 @@ class Orchestrator:
         run.finished = False  # a task arriving after the run ended reopens it
         self._runs[run.key] = run
         await self._save(run)
+        if record.state in DONE:  # refused on arrival (unknown type, bad input): say so now
+            await self._report(run, record)
         self._wake(run.key)
 
     async def decide(self, decision: ApprovalDecision) -> None:
@@ -244,6 +248,7 @@ class Orchestrator:
                 if task.state == State.RUNNING:
                     task.state = State.PENDING  # it was running when the worker stopped: run it again
             self._runs[key] = run
+            self._resumed.add(key)
             self._wake(key)
             resumed += 1
         return resumed
@@ -331,9 +336,11 @@ class Orchestrator:
     async def _step(self, run: RunRecord) -> float | None:
         """Do what the run's states allow now; returns when to look again (None: when something happens)."""
         now, deadline = self.clock(), None
-        for task in run.tasks.values():
-            if task.state in DONE and not task.reported:
-                await self._report(run, task)  # ended before a restart, but its result was not yet out
+        if run.key in self._resumed:  # ended before a restart, but their results may not have gone out
+            self._resumed.discard(run.key)
+            for task in run.tasks.values():
+                if task.state in DONE and not task.reported:
+                    await self._report(run, task)
         absent = {t.task_id: [d for d in t.depends_on if d not in run.tasks] for t in run.tasks.values()}
         expected = run.task_count is not None and len(run.tasks) < run.task_count
         if run.error is not None:  # the run could not start: a task arriving since fails the same way
@@ -540,13 +547,23 @@ class Orchestrator:
             await self._save(run)
 
     async def _report(self, run: RunRecord, task: TaskRecord) -> None:
+        marker = f"{run.key}/{task.task_id}"
+        if task.reported or marker in self._reporting:
+            return  # another path is publishing it right now
+        self._reporting.add(marker)
+        try:
+            await self._publish_result(run, task)
+        finally:
+            self._reporting.discard(marker)
+        task.reported = True  # saved with the run's next change; a restart before that reports it again (same id)
+
+    async def _publish_result(self, run: RunRecord, task: TaskRecord) -> None:
         await self.emit(TaskResult(
             event_id=result_id(run.key, task.task_id, "result"), dealer_id=run.dealer_id,
             source_event_id=uuid.UUID(task.event_id), processor=PROCESSOR, task_id=task.task_id,
             workflow_id=run.workflow_id, run_id=run.run_id, status=_STATUS[task.state], agent_id=task.agent_id,
             output_json=json.dumps(task.output, default=str) if task.output is not None else None,
             error=task.error, attempts=task.attempts, latency_ms=task.latency_ms))
-        task.reported = True  # saved with the run's next change; a restart before that reports it again (same id)
 
     async def _emit_metric(self, run: RunRecord, task: TaskRecord, result: AgentResult | None) -> None:
         await self.emit(AIOperationMetric(

@@ -14,7 +14,14 @@ import httpx
 import pytest
 
 from schemas.codec import AvroCodec
-from schemas.models import ConversationMessage, DocumentReceived, Event, RequirementAnalysis, WorkflowIntent
+from schemas.models import (
+    ApprovalDecision,
+    ConversationMessage,
+    DocumentReceived,
+    Event,
+    RequirementAnalysis,
+    WorkflowIntent,
+)
 from tests.conftest import GATEWAY_KEYS as KEYS
 from tests.kafka_helpers import collect, publish
 
@@ -35,6 +42,20 @@ def test_a_chat_message_is_published_as_the_keys_dealer(start_gateway: Any) -> N
     event = CODEC.decode(record.value, ConversationMessage)
     assert str(event.event_id) == answer.json()["event_id"] and event.dealer_id == RIVERSIDE
     assert event.text == CHAT["text"] and record.key == b"s-1"
+
+
+def test_an_approval_is_published_beside_the_runs_tasks(start_gateway: Any) -> None:
+    url, settings = start_gateway()
+    decision = {"workflow_id": "wf-offer", "run_id": "r1", "task_id": "manager_ok", "approved": False,
+                "approver": "sam.rivera", "comment": "rate too low"}
+    answer = httpx.post(f"{url}/v1/approvals", json=decision, headers=auth(RIVERSIDE))
+    assert answer.status_code == 202
+    [record] = collect(settings, [settings.topics.agents_tasks], until=lambda rs: len(rs) >= 1)
+    event = CODEC.decode(record.value, ApprovalDecision)
+    assert record.key == b"wf-offer" and event.dealer_id == RIVERSIDE  # the run's partition, the key's dealer
+    assert (event.approved, event.approver, event.comment) == (False, "sam.rivera", "rate too low")
+    assert httpx.post(f"{url}/v1/approvals", json={**decision, "approved": "maybe"},
+                      headers=auth(RIVERSIDE)).status_code == 422
 
 
 @pytest.mark.parametrize(("headers", "status"), [
@@ -149,8 +170,8 @@ def test_the_openapi_survives_a_fuzz(start_gateway: Any) -> None:
 
     url, _ = start_gateway(rate_per_s=10_000.0, burst=10_000)
     document = httpx.get(f"{url}/openapi.json").json()
-    assert set(document["paths"]) == {"/v1/conversations", "/v1/agent-tasks", "/v1/documents", "/v1/calls",
-                                      "/v1/results/{event_id}"}
+    assert set(document["paths"]) == {"/v1/conversations", "/v1/agent-tasks", "/v1/approvals", "/v1/documents",
+                                      "/v1/calls", "/v1/results/{event_id}"}
     schema = schemathesis.openapi.from_dict(document)
     failures: list[str] = []
     for operation in schema.get_all_operations():
