@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import mimetypes
 import os
 import re
 from collections.abc import Callable
@@ -159,8 +160,8 @@ def _document_reader(settings: Settings, executor: Any) -> Callable[[str, str], 
 
     async def read(dealer_id: str, uri: str) -> dict[str, Any]:
         event = DocumentReceived(dealer_id=dealer_id, document_id=uri.rsplit("/", 1)[-1], filename=uri,
-                                 content_type="application/octet-stream", blob_uri=uri, sha256=_blob_digest(uri),
-                                 size_bytes=0, source="workflow")
+                                 content_type=mimetypes.guess_type(uri)[0] or "application/octet-stream",
+                                 blob_uri=uri, sha256=_blob_digest(uri), size_bytes=0, source="workflow")
         outcome = await asyncio.get_running_loop().run_in_executor(executor, analyzer.process, event)
         analysis = outcome.results[0]
         if getattr(analysis, "error", None):
@@ -178,7 +179,8 @@ def _call_reader(settings: Settings, executor: Any) -> Callable[[str, str], Any]
     analyzer = call_analyzer(settings)
 
     async def transcribe(dealer_id: str, uri: str) -> dict[str, Any]:
-        event = CallRecorded(dealer_id=dealer_id, call_id=uri.rsplit("/", 1)[-1], content_type="audio/wav",
+        content_type = mimetypes.guess_type(uri)[0] or "application/octet-stream"
+        event = CallRecorded(dealer_id=dealer_id, call_id=uri.rsplit("/", 1)[-1], content_type=content_type,
                              blob_uri=uri, sha256=_blob_digest(uri), size_bytes=0)
         if inspect.iscoroutinefunction(analyzer.process):  # with an LLM for the insights
             outcome: Outcome = await analyzer.process(event)

@@ -20,6 +20,7 @@ from schemas.codec import AvroCodec
 from schemas.models import (
     AgentTask,
     ApprovalDecision,
+    ConversationMessage,
     DeadLetter,
     GeneratedWorkflow,
     StepType,
@@ -59,21 +60,23 @@ def workflow(workflow_id: str, steps: list[WorkflowStep], fields: str) -> Genera
 
 def test_a_generated_workflow_runs_end_to_end_through_agents(namespace: Namespace, start_worker: Any,
                                                              tmp_path: Path) -> None:
-    # The conversations pipeline's generator writes the workflow from a chat request.
-    generated = cli(namespace, "generate", "When a new lead comes in from our website, create it in the CRM, answer "
-                    "the customer by email and text, and give a salesperson a call task", "--json", "--dealer", DEALER,
-                    AUTERITY_VECTOR_URI=str(tmp_path / "generator-milvus.db"))
-    assert generated.returncode == 0, generated.stderr
-    (tmp_path / "generated.json").write_text(generated.stdout)
-    lead_workflow = GeneratedWorkflow.model_validate(json.loads(generated.stdout)[0])
-    types = {step.type for step in lead_workflow.steps}
-    assert lead_workflow.valid and {StepType.SEND_EMAIL, StepType.SEND_SMS, StepType.CRM_UPDATE} <= types
-
     crm_path = str(tmp_path / "crm.sqlite")
     with smtp_server() as (mailbox, smtp_port), http_peers() as peers:
         start_worker(**worker_env(peers, smtp_port, crm_path))
+        # A staff member asks for the workflow in the chat builder; the conversations pipeline generates it.
+        settings, topics = namespace.settings(), namespace.topics
+        publish(settings, topics.conversations_messages, [ConversationMessage(
+            dealer_id=DEALER, session_id="s-leads", user_id="staff-7", user_role="sales_manager",
+            text="When a new lead comes in from our website, create it in the CRM, answer the customer by email "
+                 "and text, and give a salesperson a call task")])
+        [lead_workflow] = [e for e in (CODEC.decode(r.value) for r in collect(
+            settings, [topics.workflows_generated], until=lambda rs: len(rs) >= 2, timeout_s=90))
+            if isinstance(e, GeneratedWorkflow)]
+        types = {step.type for step in lead_workflow.steps}
+        assert lead_workflow.valid and {StepType.SEND_EMAIL, StepType.SEND_SMS, StepType.CRM_UPDATE} <= types
+
         inputs = [arg for name, value in LEAD.items() for arg in ("--input", f"{name}={value}")]
-        run = cli(namespace, "run-workflow", lead_workflow.workflow_id, "--file", str(tmp_path / "generated.json"),
+        run = cli(namespace, "run-workflow", lead_workflow.workflow_id,  # found on workflows.generated
                   "--run-id", "lead-L-2291", "--timeout", "120", *inputs)
         assert run.returncode == 0, run.stdout + run.stderr
         assert "run lead-L-2291: succeeded" in run.stdout
@@ -125,7 +128,6 @@ def test_a_generated_workflow_runs_end_to_end_through_agents(namespace: Namespac
 
         # Bad input: bytes that are no event and a decision for a run that does not exist go to the DLQ with the
         # reason; an unknown task type gets a failed TaskResult; the worker goes on.
-        settings, topics = namespace.settings(), namespace.topics
         publish_raw(settings, topics.agents_tasks, [b"not an avro event"], key=b"wf-x")
         publish(settings, topics.agents_tasks, [
             ApprovalDecision(dealer_id=DEALER, workflow_id="no-such-workflow", task_id="approve", approved=True,
@@ -182,3 +184,18 @@ def test_a_killed_worker_resumes_the_run_without_sending_the_email_again(namespa
         tasks = {r.task_id: r for r in results(namespace, lambda rs: True, timeout_s=5) if isinstance(r, TaskResult)}
         assert json.loads(tasks["manager_ok"].output_json or "") == {"approved": True, "approver": "sam.rivera"}
         assert second.process is not None and second.process.poll() is None
+
+
+def test_run_workflow_says_why_it_cannot_start_a_run(namespace: Namespace, tmp_path: Path) -> None:
+    missing = cli(namespace, "run-workflow", "no-such-workflow", "--no-wait", timeout=60)
+    assert missing.returncode == 1
+    assert f"no workflow no-such-workflow on {namespace.topics.workflows_generated}" in missing.stderr
+    invalid = workflow("draft", [WorkflowStep(step_id="s", type=StepType.SEND_EMAIL, name="Send")], "email")
+    path = tmp_path / "draft.json"
+    path.write_text(invalid.model_copy(update={"valid": False, "validation_errors": [
+        "send_email step 's' needs input 'to'"]}).model_dump_json())
+    refused = cli(namespace, "run-workflow", "draft", "--file", str(path), "--no-wait", timeout=60)
+    assert refused.returncode == 1 and "workflow draft is not valid: send_email step 's' needs input 'to'" in \
+        refused.stderr.replace("\n", " ")
+    bad_input = cli(namespace, "run-workflow", "draft", "--file", str(path), "--input", "email", timeout=60)
+    assert bad_input.returncode == 2 and "NAME=VALUE" in bad_input.stderr
