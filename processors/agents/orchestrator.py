@@ -229,6 +229,7 @@ class Orchestrator:
             return  # decided already: the first decision stands
         run.approvals[decision.task_id] = {"approved": decision.approved, "approver": decision.approver,
                                            "comment": decision.comment}
+        self._runs[run.key] = run
         await self._save(run)
         if (signal := self._decisions.get(f"{run.key}/{decision.task_id}")) is not None:
             signal.set()
@@ -263,9 +264,6 @@ class Orchestrator:
         for key in chosen:
             self._runs.pop(key, None)
             self._wakes.pop(key, None)
-
-    def active_runs(self) -> int:
-        return sum(1 for run in self._runs.values() if not run.finished)
 
     async def idle(self) -> None:
         """Wait until every run this orchestrator drives has finished or is waiting on something outside."""
@@ -322,6 +320,7 @@ class Orchestrator:
                     # Done: only the store keeps it (a late task reloads it); memory holds live runs only.
                     self._runs.pop(key, None)
                     self._executing.pop(key, None)
+                    self._wakes.pop(key, None)
                     return
                 timeout = None if deadline is None else max(0.0, deadline - self.clock())
                 with contextlib.suppress(TimeoutError):
@@ -455,10 +454,15 @@ class Orchestrator:
             raise TaskEnded(State.FAILED, str(exc)) from exc
         learning = self.memory is not None and any(a.learns for a in self.registry.capable(task.task_type))
         text = _memory_text(task.task_type, inputs) if learning else ""
-        recollections = await self.memory.recall(task.task_type, text) if learning and self.memory else []
+        recollections: list[Recollection] = []
+        if learning and self.memory is not None:
+            try:
+                recollections = await self.memory.recall(task.task_type, text)
+            except Exception:  # memory is an aid: a store that is down must not fail the task
+                log.warning("long-term memory could not be searched for %s", task.task_id, exc_info=True)
         timeout = task.timeout_s or self.config.default_timeout_s
         tried: list[str] = []
-        last, timed_out = "", False
+        last, timed_out = "the worker stopped during its last attempt", False  # when none is left after a restart
         for attempt in range(task.attempts + 1, task.max_attempts + 1):
             agent = self.registry.choose(task.task_type, tried, recollections)
             if agent is None:
@@ -575,12 +579,13 @@ class Orchestrator:
             error_class=None if task.state == State.SUCCEEDED else task.state.value))
 
     def _load(self, workflow_id: str, run_id: str | None) -> RunRecord | None:
+        """The live run, or the stored one (not kept in memory unless the caller changes it)."""
         key = run_key(workflow_id, run_id)
         run = self._runs.get(key)
         if run is None:
             raw = self.store.load(workflow_id, key)
             if raw is not None:
-                run = self._runs[key] = RunRecord.model_validate_json(raw)
+                run = RunRecord.model_validate_json(raw)
         return run
 
     async def _save(self, run: RunRecord) -> None:
