@@ -20,7 +20,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "samples"
 def ai_agent(tmp_path_factory: pytest.TempPathFactory) -> tuple[BaseAgent, Settings]:
     work = tmp_path_factory.mktemp("agents")
     settings = Settings(vector_uri=str(work / "milvus.db"), blob_store=str(work / "blobs"),
-                        agents={"crm_path": str(work / "crm.sqlite")})  # type: ignore[arg-type]
+                        agents={"crm_path": str(work / "crm.sqlite")})
     [agent] = [a for a in build_agents(settings) if a.agent_id == "ai-steps"]
     return agent, settings
 

@@ -69,9 +69,9 @@ def test_a_generated_workflow_runs_end_to_end_through_agents(namespace: Namespac
             dealer_id=DEALER, session_id="s-leads", user_id="staff-7", user_role="sales_manager",
             text="When a new lead comes in from our website, create it in the CRM, answer the customer by email "
                  "and text, and give a salesperson a call task")])
-        [lead_workflow] = [e for e in (CODEC.decode(r.value) for r in collect(
-            settings, [topics.workflows_generated], until=lambda rs: len(rs) >= 2, timeout_s=90))
-            if isinstance(e, GeneratedWorkflow)]
+        generated: list[Any] = [CODEC.decode(r.value) for r in collect(
+            settings, [topics.workflows_generated], until=lambda rs: len(rs) >= 2, timeout_s=90)]
+        [lead_workflow] = [e for e in generated if isinstance(e, GeneratedWorkflow)]
         types = {step.type for step in lead_workflow.steps}
         assert lead_workflow.valid and {StepType.SEND_EMAIL, StepType.SEND_SMS, StepType.CRM_UPDATE} <= types
 
