@@ -125,12 +125,7 @@ class TableRunStore:
 
     def runs(self, partitions: list[int]) -> list[tuple[str, str]]:
         """(workflow id, run key) of the runs held for these partitions."""
-        found = []
-        for key in self.table.keys(partitions):
-            raw = self.table.get(key, partition_key=key.split("/", 1)[0])
-            if raw is not None:
-                found.append((json.loads(raw)["workflow_id"], key))
-        return found
+        return [(json.loads(raw)["workflow_id"], key) for key, raw in self.table.items(partitions)]
 
 
 def kafka_emit(settings: Settings, codec: Any, producer: Callable[[], AIOKafkaProducer | None]) -> Emit:

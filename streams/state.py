@@ -135,9 +135,9 @@ class KeyValueStore:
         self._values.setdefault(partition, {})[key] = (value, int(time.time() * 1000))
         return (partition, key.encode(), value.encode())
 
-    def keys(self, partitions: Iterable[int]) -> list[str]:
-        """The keys held for these partitions."""
-        return [key for partition in partitions for key in self._values.get(partition, {})]
+    def items(self, partitions: Iterable[int]) -> list[tuple[str, str]]:
+        """(key, value) of every key held for these partitions."""
+        return [(key, value) for partition in partitions for key, (value, _) in self._values.get(partition, {}).items()]
 
     def take_pending(self) -> list[tuple[int, bytes, bytes | None]]:
         """Changelog records (partition, key, value; None deletes the key) written since the last call."""
