@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateparser.date import DateDataParser
 
 from schemas.errors import PermanentTaskError, TaskError
+from schemas.vin import VIN_ALPHABET, vin_check_digit
 
 T = TypeVar("T")
 
@@ -489,24 +490,11 @@ def _contact_fields(row: sqlite3.Row) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------------- VINs
 
-VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"  # I, O and Q are never used
-VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
-VIN_VALUES = {**{str(d): d for d in range(10)},
-              **dict(zip("ABCDEFGH", range(1, 9), strict=True)), **dict(zip("JKLMN", range(1, 6), strict=True)),
-              "P": 7, "R": 9, **dict(zip("STUVWXYZ", range(2, 10), strict=True))}
 VIN_YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY123456789"  # 2010 = A ... 2030 = Y, then 2031 = 1
 
 
-def vin_check_digit(vin: str) -> str:
-    """The check digit (position 9) of a 17-character VIN, by the North American weighted sum mod 11."""
-    if len(vin) != 17 or any(ch not in VIN_VALUES for ch in vin.upper()):
-        raise ValueError(f"{vin!r} is not 17 VIN characters")
-    remainder = sum(VIN_VALUES[ch] * weight for ch, weight in zip(vin.upper(), VIN_WEIGHTS, strict=True)) % 11
-    return "X" if remainder == 10 else str(remainder)
-
-
 def _sample_vin(rng: random.Random, wmi: str, year: int) -> str:
-    vds = "".join(rng.choice(VIN_CHARS) for _ in range(5))
+    vds = "".join(rng.choice(VIN_ALPHABET) for _ in range(5))
     plant = rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ")
     serial = f"{rng.randint(0, 999_999):06d}"
     draft = f"{wmi}{vds}0{VIN_YEAR_CODES[(year - 2010) % 30]}{plant}{serial}"

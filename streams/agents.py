@@ -29,7 +29,6 @@ from processors.base import Outcome
 from processors.ports import EnrichmentSource
 from processors.privacy import redact
 from schemas.models import CallRecorded, DocumentReceived, Event
-from streams.blobs import blob_store
 from streams.kafka import send_event
 from streams.llm import llm_client, privacy_policy
 from streams.settings import Settings
@@ -190,5 +189,3 @@ def _call_reader(settings: Settings, executor: Any) -> Callable[[str, str], Any]
 
     return transcribe
 
-
-__all__ = ["TableRunStore", "blob_store", "build_agents", "build_orchestrator", "crm", "kafka_emit", "memory"]

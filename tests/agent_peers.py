@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from aiosmtpd.controller import Controller
 
 from tests.conftest import free_port
+from tests.http_server import json_reply, serving
 
 SMS_KEY, ENRICH_KEY = "sms-test-key", "enrich-test-key"
 COMPANIES = {"harbor fleet services": {"name": "Harbor Fleet Services", "domain": "harborfleet.com",
@@ -83,32 +83,9 @@ class HttpPeers:
 @contextmanager
 def http_peers() -> Iterator[HttpPeers]:
     peers = HttpPeers()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
-            status, answer = peers.answer(self.command, self.path, self.headers, body)
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    peers.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(lambda method, path, headers, body: json_reply(*peers.answer(method, path, headers, body))) as url:
+        peers.url = url
         yield peers
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def worker_env(peers: HttpPeers, smtp_port: int, crm_path: str) -> dict[str, str]:

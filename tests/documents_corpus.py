@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from schemas.vin import VIN_ALPHABET, vin_check_digit
+
 DOCUMENT_TYPES: tuple[str, ...] = ("repair_order", "invoice", "drivers_license", "credit_application", "buyers_order")
 FIELD_NAMES: tuple[str, ...] = (
     "vin", "ro_number", "invoice_number", "customer_name", "phone", "email",
@@ -244,26 +246,6 @@ DATE_LABELS: dict[str, tuple[str, ...]] = {
 }
 
 # ----------------------------------------------------------------------------------------- value formats
-
-
-def vin_check_digit(vin: str) -> str:
-    """ISO 3779 / FMVSS 115 check digit (VIN position 9) of a 17-character VIN; position 9 itself has weight 0."""
-    text = vin.upper()
-    if len(text) != 17 or any(c not in _VIN_VALUES for c in text):
-        raise ValueError(f"not a 17-character VIN over [A-HJ-NPR-Z0-9]: {vin!r}")
-    remainder = sum(_VIN_VALUES[c] * w for c, w in zip(text, _VIN_WEIGHTS, strict=True)) % 11
-    return "X" if remainder == 10 else str(remainder)
-
-
-VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
-_VIN_VALUES: dict[str, int] = {
-    **{str(d): d for d in range(10)},
-    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
-    **dict(zip("JKLMN", range(1, 6), strict=True)),
-    "P": 7, "R": 9,
-    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
-}  # fmt: skip
-_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
 def _vin(rng: random.Random, wmi: str, year: int) -> str:

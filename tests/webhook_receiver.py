@@ -8,10 +8,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from connectors.webhooks import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tests.http_server import serving
 
 
 @dataclass
@@ -45,24 +45,6 @@ class Receiver:
 @contextmanager
 def receiving(receiver: Receiver) -> Iterator[Receiver]:
     """Serve ``receiver`` on a free local port for the duration of the block."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = receiver.handle(self.headers, body)
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(lambda method, path, headers, body: (receiver.handle(headers, body), {}, b"")) as url:
+        receiver.url = f"{url}/hooks"
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()

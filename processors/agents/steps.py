@@ -8,6 +8,7 @@ the orchestrator's own (they pause the run durably); ``wait_until`` computes a w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -109,6 +110,12 @@ def text_of(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(expression: str) -> Any:
+    """A condition's expression, compiled once: every run of a workflow evaluates the same few."""
+    return _SANDBOX.compile_expression(expression, undefined_to_none=True)
+
+
 class ConditionAgent(BaseAgent):
     """``condition``: evaluates ``config.expression`` (Python-like, sandboxed) over ``value`` and the inputs."""
 
@@ -120,7 +127,7 @@ class ConditionAgent(BaseAgent):
         if not expression:
             raise PermanentTaskError(f"condition {request.task_id!r} has no expression")
         try:
-            evaluate = _SANDBOX.compile_expression(expression, undefined_to_none=True)
+            evaluate = _compiled(expression)
             result = evaluate(**{**request.inputs, "value": request.inputs.get("value"), "inputs": request.inputs})
         except TemplateError as exc:
             raise PermanentTaskError(f"condition {request.task_id!r}: cannot evaluate {expression!r}: {exc}") from exc

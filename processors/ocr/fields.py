@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 import dateparser
 
-from processors.privacy.detection import vin_check_digit
 from schemas.models import DocumentFields, DocumentType
+from schemas.vin import vin_check_digit
 
 Box = tuple[float, float, float, float]
 

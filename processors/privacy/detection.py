@@ -24,6 +24,7 @@ from processors.privacy.lexicon import (
     VEHICLE_MAKES,
     VEHICLE_MODELS,
 )
+from schemas.vin import VIN_VALUES, vin_check_digit
 
 
 class PiiType(StrEnum):
@@ -352,10 +353,6 @@ def _names_a_vehicle(address: str) -> bool:
 # --- VIN and its owner -------------------------------------------------------------------------------------------
 
 _VIN = re.compile(r"(?<![A-Za-z0-9])[A-HJ-NPR-Za-hj-npr-z0-9]{17}(?![A-Za-z0-9])")
-_VIN_VALUES = {**{str(d): d for d in range(10)}, **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
-               **dict(zip("JKLMN", range(1, 6), strict=True)), "P": 7, "R": 9,
-               **dict(zip("STUVWXYZ", range(2, 10), strict=True))}
-_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 _OWNER_CUE = re.compile(r"(?i)(?=[bcflorstBCFLORST])\b(?:owned[ \t]+by|registered[ \t]+(?:to|owner)"
                         r"|belong(?:s|ing)[ \t]+to|(?:sold|titled|leased|financed)[ \t]+to"
                         r"|(?P<bare>owner|customer|client))"
@@ -367,12 +364,6 @@ _SENTENCE_END = re.compile(r"(?<![.!?])[.!?]+[\"'\u2019\u201d)\]]*(?=\s)|\n[ \t]
 _WORD_BEFORE = re.compile(r"([A-Za-z]+)\Z")
 
 
-def vin_check_digit(vin: str) -> str:
-    """The ISO 3779 / 49 CFR 565 check digit (position 9) of a 17-character VIN."""
-    remainder = sum(_VIN_VALUES[c] * w for c, w in zip(vin.upper(), _VIN_WEIGHTS, strict=True)) % 11
-    return "X" if remainder == 10 else str(remainder)
-
-
 def is_vin(token: str) -> bool:
     """Whether a 17-character token is a VIN.
 
@@ -381,7 +372,7 @@ def is_vin(token: str) -> bool:
     its check digit is valid or its last four characters are digits, as ISO 3779 requires.
     """
     vin = token.upper()
-    if len(vin) != 17 or not all(c in _VIN_VALUES for c in vin) or vin.isdigit() or vin.isalpha():
+    if len(vin) != 17 or not all(c in VIN_VALUES for c in vin) or vin.isdigit() or vin.isalpha():
         return False
     if vin[8] == vin_check_digit(vin):
         return True

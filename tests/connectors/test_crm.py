@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.crm import SqliteCrm, create_sample_crm, open_crm, vin_check_digit
+from connectors.crm import SqliteCrm, create_sample_crm, open_crm
 from processors.agents.base import PermanentTaskError
 from processors.ports import Crm, EnrichmentSource
+from schemas.vin import vin_check_digit
 
 WEDNESDAY_9AM = datetime(2025, 3, 5, 9, 0)  # dealer-local; "next Tuesday" is 2025-03-11
 

@@ -3,13 +3,11 @@ answer found, unknown, failing, flaky or hanging."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,6 +16,7 @@ from pydantic import ValidationError
 
 from connectors.enrichment import EnrichmentSourceConfig, HttpEnrichmentSource, build_sources
 from processors.ports import EnrichmentSource, SourceError
+from tests.http_server import Reply, json_reply, serving
 
 API_KEY = "sk-live-9f8e7d6c5b4a-harbor"
 HARBOR = {"name": "Harbor Fleet Services", "domain": "harborfleet.com", "industry": "fleet management",
@@ -59,34 +58,16 @@ class Provider:
 def provider() -> Iterator[Provider]:
     provider = Provider()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            status, body = provider.answer(parts.path, dict(parse_qsl(parts.query)), self.headers)
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:
-                pass  # the client gave up waiting (the hang test): nobody is left to answer
+    def respond(method: str, path: str, headers: Any, body: bytes) -> Reply:
+        parts = urlsplit(path)
+        return json_reply(*provider.answer(parts.path, dict(parse_qsl(parts.query)), headers))
 
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    provider.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield provider
-    finally:
-        provider.release.set()
-        server.shutdown()
-        server.server_close()
+    with serving(respond) as url:
+        provider.url = url
+        try:
+            yield provider
+        finally:
+            provider.release.set()  # a handler still hanging returns
 
 
 def source_for(provider: Provider, *, api_key: str = API_KEY, timeout_s: float = 2.0) -> HttpEnrichmentSource:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -22,6 +20,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from connectors.messaging import HttpSmsSender, HttpStepCaller, SmtpMailer, message_id_header, normalize_phone
 from processors.agents.base import PermanentTaskError, TaskError
 from processors.ports import HttpCaller, Mailer, SmsSender
+from tests.http_server import Reply, serving
 
 SMS_KEY = "sms-key-7d1c"
 
@@ -156,9 +155,6 @@ def test_mailer_settings_are_checked() -> None:
 
 # ------------------------------------------------------------------------------------------------ HTTP
 
-Reply = tuple[int, dict[str, str], bytes]
-
-
 @dataclass
 class Endpoint:
     """A local HTTP server; ``reply(method, path, headers, body)`` decides each answer."""
@@ -175,35 +171,9 @@ class Endpoint:
 @pytest.fixture
 def endpoint() -> Iterator[Endpoint]:
     endpoint = Endpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def answer(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status, headers, data = endpoint.handle(self.command, self.path, self.headers, body)
-            try:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:
-                pass  # the client gave up waiting (the timeout test): nobody is left to answer
-
-        do_GET = do_POST = do_PUT = do_DELETE = answer
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with serving(endpoint.handle) as url:
+        endpoint.url = url
         yield endpoint
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

@@ -233,20 +233,26 @@ async def test_a_false_condition_skips_its_branch_and_inputs_flow_by_reference()
 
 async def test_a_wait_keeps_its_due_time_across_a_restart() -> None:
     store, events = MemoryRunStore(), Events()
-    worker = Worker("w", ["work"])
+    ran_at: list[float] = []
+    worker = Worker("w", ["work"], lambda r: ran_at.append(time.time()) or {})
     first = Orchestrator([worker], store, events, FAST)
-    started = time.time()
-    await first.accept(step("pause", "wait", config={"duration_seconds": "0.6"}, count=2))
+    await first.accept(step("pause", "wait", config={"duration_seconds": "1.0"}, count=2))
     await first.accept(step("then", "work", ("pause",), count=2))
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.5)
     await first.release()  # the worker stops half-way through the wait
+
+    def due_at() -> float:
+        [(_, raw)] = store.values.items()
+        return float(json.loads(raw)["tasks"]["pause"]["due_at"])
+
+    due = due_at()  # saved when the wait began
     assert worker.calls == []
     second = Orchestrator([worker], store, events, FAST)
     assert second.resume(store.keys()) == 1
     await asyncio.wait_for(second.idle(), 5)
     assert [r.task_id for r in worker.calls] == ["then"]
-    elapsed = time.time() - started
-    assert 0.55 < elapsed < 1.2  # resumed at the stored due time, not a fresh 0.6 s wait
+    assert due_at() == due and ran_at[0] >= due  # the stored due time held: not a fresh 1 s from the restart,
+    assert ran_at[0] < due + 0.4  # which would have ended 0.5 s after it
 
 
 async def test_human_approval_pauses_the_run_until_a_decision() -> None:
